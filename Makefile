@@ -1,0 +1,55 @@
+# `make run` and `make test` are all a newcomer needs: both bootstrap .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MO     := service/locale/de/LC_MESSAGES/messages.mo service/locale/en/LC_MESSAGES/messages.mo
+
+.PHONY: run test lint format bench messages vendor clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "tagung needs Python 3.11 or newer (set PYTHON=python3.12, for example)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Translations are compiled as part of the build, never committed.
+service/locale/%/LC_MESSAGES/messages.mo: service/locale/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -D messages -l $* -i $< -o $@
+
+run: $(STAMP) $(MO)
+	exec $(BIN)/tagung serve --migrate --demo
+
+test: $(STAMP) $(MO)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) $(MO)
+	$(BIN)/python -m bench
+
+# Extract the messages from code and templates and merge them into both catalogues.
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -k lazy -k _ -k gettext \
+		-k ngettext:1,2 -o service/locale/messages.pot service forums registration exhibitors
+	$(BIN)/pybabel update --no-location --omit-header --no-fuzzy-matching -D messages \
+		-i service/locale/messages.pot -d service/locale
+
+# Front-end files come from npm and are committed under service/static/vendor (never a CDN).
+vendor:
+	npm install --no-audit --no-fund --prefix build/vendor swagger-ui-dist@$$(node -p "require('./package.json').dependencies['swagger-ui-dist']")
+	mkdir -p service/static/vendor/swagger-ui
+	cd build/vendor/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
+		swagger-ui-standalone-preset.js LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt \
+		../../../../service/static/vendor/swagger-ui/
+
+clean:
+	rm -rf $(VENV) build *.egg-info service/locale/*/LC_MESSAGES/*.mo

@@ -1,0 +1,1 @@
+"""The shell every domain plugs into: settings, database, migrations, web app, staff, languages."""

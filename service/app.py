@@ -1,0 +1,153 @@
+"""create_app(settings) -> Litestar: the shell, with every domain's router mounted."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import conferences, health, staff
+from service.auth import provide_staff
+from service.db import create_pool, provide_db
+from service.errors import exception_handlers
+from service.i18n import language_middleware
+from service.pgstore import PostgresStore
+from service.settings import Settings
+from service.templating import template_config
+
+log = logging.getLogger("tagung.requests")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def request_log_middleware(app: ASGIApp) -> ASGIApp:
+    """One line per request: method, route template (never the concrete path, which may hold
+    a personal token), status and duration. No addresses, no query strings, no bodies."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope.get("path_template", "?"),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    return middleware
+
+
+def _key(settings: Settings, purpose: str) -> bytes:
+    """Separate keys for separate uses, all derived from SECRET_KEY."""
+    return hashlib.sha256(f"{purpose}:{settings.secret_key}".encode()).digest()
+
+
+def create_app(settings: Settings | None = None, domains: list[Router] | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    if settings.database_url is None:
+        raise RuntimeError("create_app needs settings.database_url (the CLI starts one if unset)")
+    rate_limit_store = PostgresStore("rate_limit")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.database_url,
+            size=settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout,
+        )
+        app.state.pool = pool
+        rate_limit_store.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    # Each domain package hands in a router and its template folder; none exist yet beyond
+    # the shell, so later issues only add them to this list.
+    domain_routers = domains if domains is not None else []
+    template_dirs: list[Path] = []
+
+    return Litestar(
+        route_handlers=[
+            health.router,
+            staff.router,
+            conferences.api_router,
+            conferences.pages_router,
+            *domain_routers,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+        ],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        dependencies={
+            "db": Provide(provide_db),
+            "staff": Provide(provide_staff, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers,
+        middleware=[
+            request_log_middleware,
+            language_middleware,
+            CookieBackendConfig(
+                secret=_key(settings, "session"), key="tagung_session", max_age=12 * 3600
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=_key(settings, "csrf").hex(),
+            cookie_name="csrftoken",
+            # The JSON API is called with tokens by devices and scripts; cookie-authenticated
+            # API writes are checked for the CSRF header in service.auth instead.
+            exclude=["/api/", "/health", "/schema"],
+        ),
+        stores={"rate_limit": rate_limit_store},
+        template_config=template_config(template_dirs),
+        openapi_config=OpenAPIConfig(
+            title="tagung",
+            version="0.1.0",
+            description=(
+                "Registration, forums, exhibitor stands, tickets and check-in for "
+                "integration conferences. Staff calls carry `Authorization: Bearer <token>` "
+                "(from `tagung staff token EMAIL`)."
+            ),
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer"),
+                }
+            ),
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                    css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                    standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                )
+            ],
+        ),
+        debug=settings.debug,
+    )

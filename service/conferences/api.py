@@ -1,0 +1,117 @@
+"""JSON API: conferences and their programme (public reads, organiser writes)."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.status_codes import HTTP_201_CREATED
+
+from service.auth import requires
+from service.conferences import logic, queries
+from service.conferences.schemas import (
+    Conference,
+    ConferenceCreate,
+    ConferenceSummary,
+    ConferenceUpdate,
+    ProgrammeItem,
+    ProgrammeItemCreate,
+    ProgrammeItemUpdate,
+    given,
+)
+
+ORGANISER = [requires("organiser")]
+STAFF_SECURITY = [{"BearerToken": []}]
+
+
+async def _conference(db: asyncpg.Connection, slug: str, *, staff_view: bool = False) -> Conference:
+    conference, items = await logic.load(db, slug, include_unpublished=staff_view)
+    return logic.to_api(conference, items)
+
+
+class ConferenceAPI(Controller):
+    path = "/api/v1/conferences"
+    tags = ["conferences"]
+
+    @get("/", summary="List published conferences")
+    async def list_conferences(self, db: asyncpg.Connection) -> list[ConferenceSummary]:
+        rows = await queries.list_published(db)
+        return [
+            ConferenceSummary(
+                slug=r["slug"],
+                title=r["title"],
+                venue=r["venue"],
+                starts_at=logic.local(r["starts_at"], r),
+                ends_at=logic.local(r["ends_at"], r),
+                capacity=r["capacity"],
+                seats_left=r["seats_left"],
+                registration_open=r["registration_open"],
+            )
+            for r in rows
+        ]
+
+    @get("/{slug:str}", summary="One conference with seats left and its programme")
+    async def get_conference(self, db: asyncpg.Connection, slug: str) -> Conference:
+        return await _conference(db, slug)
+
+    @post(
+        "/",
+        guards=ORGANISER,
+        security=STAFF_SECURITY,
+        status_code=HTTP_201_CREATED,
+        summary="Create a conference (published at once)",
+    )
+    async def create_conference(
+        self, db: asyncpg.Connection, data: ConferenceCreate
+    ) -> Response[Conference]:
+        slug = await logic.create_conference(db, given(data))
+        conference = await _conference(db, slug, staff_view=True)
+        return Response(
+            conference,
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/conferences/{slug}"},
+        )
+
+    @patch("/{slug:str}", guards=ORGANISER, security=STAFF_SECURITY, summary="Change a conference")
+    async def update_conference(
+        self, db: asyncpg.Connection, slug: str, data: ConferenceUpdate
+    ) -> Conference:
+        new_slug = await logic.update_conference(db, slug, given(data))
+        return await _conference(db, new_slug, staff_view=True)
+
+    @post(
+        "/{slug:str}/programme",
+        guards=ORGANISER,
+        security=STAFF_SECURITY,
+        status_code=HTTP_201_CREATED,
+        summary="Add a programme item",
+    )
+    async def add_item(
+        self, db: asyncpg.Connection, slug: str, data: ProgrammeItemCreate
+    ) -> ProgrammeItem:
+        item_id = await logic.add_item(db, slug, given(data))
+        return await self._item(db, slug, item_id)
+
+    @patch(
+        "/{slug:str}/programme/{item_id:int}",
+        guards=ORGANISER,
+        security=STAFF_SECURITY,
+        summary="Change a programme item",
+    )
+    async def change_item(
+        self, db: asyncpg.Connection, slug: str, item_id: int, data: ProgrammeItemUpdate
+    ) -> ProgrammeItem:
+        await logic.change_item(db, slug, item_id, given(data))
+        return await self._item(db, slug, item_id)
+
+    @delete(
+        "/{slug:str}/programme/{item_id:int}",
+        guards=ORGANISER,
+        security=STAFF_SECURITY,
+        summary="Remove a programme item",
+    )
+    async def remove_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> None:
+        await logic.remove_item(db, slug, item_id)
+
+    async def _item(self, db: asyncpg.Connection, slug: str, item_id: int) -> ProgrammeItem:
+        conference = await _conference(db, slug, staff_view=True)
+        return next(i for i in conference.programme if i.id == item_id)

@@ -1,0 +1,176 @@
+"""Rules about conferences and their programme that the schema alone cannot say.
+
+Both the JSON API and the staff pages go through these functions, so a rule holds everywhere.
+Each runs inside the caller's transaction and raises before anything is written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from litestar.exceptions import NotFoundException
+
+from service.conferences import queries
+from service.conferences.schemas import Conference, Organiser, ProgrammeItem
+from service.errors import FieldErrors
+from service.i18n import gettext as _
+
+
+def not_found() -> NotFoundException:
+    return NotFoundException(_("There is no conference at this address."))
+
+
+def _conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if values["ends_at"] <= values["starts_at"]:
+        errors["ends_at"] = _("The end must be after the start.")
+    if values["registration_closes_at"] <= values["registration_opens_at"]:
+        errors["registration_closes_at"] = _("Registration must close after it opens.")
+    elif values["registration_closes_at"] > values["ends_at"]:
+        errors["registration_closes_at"] = _(
+            "Registration must close by the end of the conference."
+        )
+    if values["capacity"] < seats_taken:
+        errors["capacity"] = _(
+            "%(taken)s places are already taken; the capacity cannot be lower.",
+            taken=seats_taken,
+        )
+    return errors
+
+
+def _slug_taken() -> FieldErrors:
+    return FieldErrors({"slug": _("This web address is already used by another conference.")}, 409)
+
+
+async def create_conference(db: asyncpg.Connection, values: dict[str, Any]) -> str:
+    values = dict(values)
+    values["registration_opens_at"] = values.get("registration_opens_at") or datetime.now(UTC)
+    values["registration_closes_at"] = values.get("registration_closes_at") or values["starts_at"]
+    errors = _conference_errors(values)
+    if errors:
+        raise FieldErrors(errors)
+    try:
+        async with db.transaction():
+            await queries.insert(db, values)
+    except asyncpg.UniqueViolationError:
+        raise _slug_taken() from None
+    return values["slug"]
+
+
+async def update_conference(db: asyncpg.Connection, slug: str, changes: dict[str, Any]) -> str:
+    try:
+        async with db.transaction():
+            current = await queries.by_slug(db, slug, for_update=True)
+            if current is None:
+                raise not_found()
+            merged = {**dict(current), **changes}
+            errors = _conference_errors(merged, current["seats_taken"])
+            bounds = await queries.programme_bounds(db, current["id"])
+            if bounds["first"] is not None and (
+                bounds["first"] < merged["starts_at"] or bounds["last"] > merged["ends_at"]
+            ):
+                errors.setdefault(
+                    "starts_at", _("The programme must stay inside the conference time.")
+                )
+            if errors:
+                raise FieldErrors(errors)
+            await queries.update(db, current["id"], changes)
+    except asyncpg.UniqueViolationError:
+        raise _slug_taken() from None
+    return merged["slug"]
+
+
+def _item_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if values["ends_at"] <= values["starts_at"]:
+        errors["ends_at"] = _("The end must be after the start.")
+    if (
+        values["starts_at"] < conference["starts_at"]
+        or values["starts_at"] >= conference["ends_at"]
+    ):
+        errors["starts_at"] = _("The item must lie inside the conference time.")
+    if values["ends_at"] > conference["ends_at"]:
+        errors["ends_at"] = _("The item must end by the end of the conference.")
+    return errors
+
+
+async def add_item(db: asyncpg.Connection, slug: str, values: dict[str, Any]) -> int:
+    async with db.transaction():
+        conference = await queries.by_slug(db, slug, for_update=True)
+        if conference is None:
+            raise not_found()
+        errors = _item_errors(values, conference)
+        if errors:
+            raise FieldErrors(errors)
+        return await queries.insert_item(db, conference["id"], values)
+
+
+async def change_item(
+    db: asyncpg.Connection, slug: str, item_id: int, changes: dict[str, Any]
+) -> None:
+    async with db.transaction():
+        conference = await queries.by_slug(db, slug, for_update=True)
+        current = conference and await queries.item(db, conference["id"], item_id)
+        if not current:
+            raise NotFoundException(_("There is no such programme item."))
+        merged = {**dict(current), **changes}
+        errors = _item_errors(merged, conference)
+        if errors:
+            raise FieldErrors(errors)
+        await queries.update_item(db, item_id, merged)
+
+
+async def remove_item(db: asyncpg.Connection, slug: str, item_id: int) -> None:
+    async with db.transaction():
+        conference = await queries.by_slug(db, slug, for_update=True)
+        if not conference or not await queries.item(db, conference["id"], item_id):
+            raise NotFoundException(_("There is no such programme item."))
+        await queries.delete_item(db, item_id)
+
+
+async def load(
+    db: asyncpg.Connection, slug: str, *, include_unpublished: bool = False
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    conference = await queries.by_slug(db, slug)
+    if conference is None or not (conference["published"] or include_unpublished):
+        raise not_found()
+    return conference, await queries.programme(db, conference["id"])
+
+
+def local(moment: datetime, conference: asyncpg.Record) -> datetime:
+    return moment.astimezone(ZoneInfo(conference["timezone"]))
+
+
+def to_api(conference: asyncpg.Record, items: list[asyncpg.Record]) -> Conference:
+    return Conference(
+        slug=conference["slug"],
+        title=conference["title"],
+        description=conference["description"],
+        venue=conference["venue"],
+        address=conference["address"],
+        starts_at=local(conference["starts_at"], conference),
+        ends_at=local(conference["ends_at"], conference),
+        timezone=conference["timezone"],
+        capacity=conference["capacity"],
+        seats_left=conference["seats_left"],
+        registration_opens_at=local(conference["registration_opens_at"], conference),
+        registration_closes_at=local(conference["registration_closes_at"], conference),
+        registration_open=conference["registration_open"],
+        languages=list(conference["languages"]),
+        organiser=Organiser(conference["organiser_name"], conference["organiser_email"]),
+        published=conference["published"],
+        programme=[
+            ProgrammeItem(
+                id=i["id"],
+                title=i["title"],
+                kind=i["kind"],
+                starts_at=local(i["starts_at"], conference),
+                ends_at=local(i["ends_at"], conference),
+                room=i["room"],
+            )
+            for i in items
+        ],
+    )

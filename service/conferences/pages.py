@@ -1,0 +1,200 @@
+"""HTML pages: the public conference list and page, and the staff forms to edit both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from service.auth import requires
+from service.conferences import logic, queries
+from service.errors import FieldErrors
+from service.forms import Form, local_input
+
+KINDS = ("plenary", "forums", "market", "break")
+ORGANISER = [requires("organiser")]
+
+
+class PublicPages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, db: asyncpg.Connection) -> Template:
+        return Template(
+            "conferences/list.html", context={"conferences": await queries.list_published(db)}
+        )
+
+    @get("/conferences/{slug:str}")
+    async def conference_page(self, db: asyncpg.Connection, slug: str) -> Template:
+        conference, items = await logic.load(db, slug)
+        return Template("conferences/page.html", context={"conference": conference, "items": items})
+
+
+def _conference_form(form: Form) -> None:
+    form.slug("slug")
+    form.text("title", required=True)
+    form.text("description", max_length=10_000)
+    form.text("venue", required=True)
+    form.text("address", max_length=500)
+    form.moment("starts_at")
+    form.moment("ends_at")
+    form.integer("capacity")
+    form.moment("registration_opens_at", required=False)
+    form.moment("registration_closes_at", required=False)
+    form.choices("languages", ("de", "en"))
+    form.text("organiser_name", max_length=500)
+    form.email("organiser_email")
+
+
+def _item_form(form: Form) -> None:
+    form.text("title", required=True)
+    form.choice("kind", KINDS)
+    form.moment("starts_at")
+    form.moment("ends_at")
+    form.text("room", max_length=500)
+
+
+def _conference_fields(conference: asyncpg.Record) -> dict[str, Any]:
+    tz = conference["timezone"]
+    fields: dict[str, Any] = {k: conference[k] for k in queries.CONFERENCE_FIELDS}
+    for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+        fields[name] = local_input(conference[name], tz)
+    return fields
+
+
+def _item_fields(item: asyncpg.Record, tz: str) -> dict[str, Any]:
+    return {
+        "title": item["title"],
+        "kind": item["kind"],
+        "room": item["room"],
+        "starts_at": local_input(item["starts_at"], tz),
+        "ends_at": local_input(item["ends_at"], tz),
+    }
+
+
+def _form_page(template: str, status: int = 200, **context: Any) -> Template:
+    context.setdefault("errors", {})
+    context.setdefault("kinds", KINDS)
+    return Template(template, context=context, status_code=status)
+
+
+class StaffConferencePages(Controller):
+    path = "/staff/conferences"
+    guards = ORGANISER
+    include_in_schema = False
+
+    @get("/new")
+    async def new_conference(self) -> Template:
+        return _form_page("conferences/edit.html", fields={"languages": ["de", "en"]})
+
+    @post("/new")
+    async def create_conference(self, request: Request, db: asyncpg.Connection) -> Any:
+        form = Form(await request.form())
+        _conference_form(form)
+        if form.valid:
+            values = {k: v for k, v in form.values.items() if v is not None}
+            try:
+                slug = await logic.create_conference(db, values)
+                return Redirect(f"/staff/conferences/{slug}")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+        return _form_page("conferences/edit.html", 400, fields=form.redisplay(), errors=form.errors)
+
+    @get("/{slug:str}")
+    async def edit_conference(self, db: asyncpg.Connection, slug: str) -> Template:
+        conference, items = await logic.load(db, slug, include_unpublished=True)
+        return _form_page(
+            "conferences/edit.html",
+            conference=conference,
+            items=items,
+            fields=_conference_fields(conference),
+        )
+
+    @post("/{slug:str}")
+    async def update_conference(self, request: Request, db: asyncpg.Connection, slug: str) -> Any:
+        conference, items = await logic.load(db, slug, include_unpublished=True)
+        form = Form(await request.form(), conference["timezone"])
+        _conference_form(form)
+        form.checkbox("published")
+        if form.valid:
+            values = {k: v for k, v in form.values.items() if v is not None}
+            try:
+                new_slug = await logic.update_conference(db, slug, values)
+                return Redirect(f"/staff/conferences/{new_slug}?saved=1")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+        return _form_page(
+            "conferences/edit.html",
+            400,
+            conference=conference,
+            items=items,
+            fields=form.redisplay(),
+            errors=form.errors,
+        )
+
+    @get("/{slug:str}/programme/new")
+    async def new_item(self, db: asyncpg.Connection, slug: str) -> Template:
+        conference, _items = await logic.load(db, slug, include_unpublished=True)
+        return _form_page("conferences/item.html", conference=conference, fields={})
+
+    @post("/{slug:str}/programme/new")
+    async def create_item(self, request: Request, db: asyncpg.Connection, slug: str) -> Any:
+        conference, _items = await logic.load(db, slug, include_unpublished=True)
+        form = Form(await request.form(), conference["timezone"])
+        _item_form(form)
+        if form.valid:
+            try:
+                await logic.add_item(db, slug, form.values)
+                return Redirect(f"/staff/conferences/{slug}#programme")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+        return _form_page(
+            "conferences/item.html",
+            400,
+            conference=conference,
+            fields=form.redisplay(),
+            errors=form.errors,
+        )
+
+    @get("/{slug:str}/programme/{item_id:int}")
+    async def edit_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> Template:
+        conference, items = await logic.load(db, slug, include_unpublished=True)
+        item = next((i for i in items if i["id"] == item_id), None)
+        if item is None:
+            raise logic.not_found()
+        return _form_page(
+            "conferences/item.html",
+            conference=conference,
+            item=item,
+            fields=_item_fields(item, conference["timezone"]),
+        )
+
+    @post("/{slug:str}/programme/{item_id:int}")
+    async def update_item(
+        self, request: Request, db: asyncpg.Connection, slug: str, item_id: int
+    ) -> Any:
+        conference, items = await logic.load(db, slug, include_unpublished=True)
+        item = next((i for i in items if i["id"] == item_id), None)
+        form = Form(await request.form(), conference["timezone"])
+        _item_form(form)
+        if form.valid:
+            try:
+                await logic.change_item(db, slug, item_id, form.values)
+                return Redirect(f"/staff/conferences/{slug}#programme")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+        return _form_page(
+            "conferences/item.html",
+            400,
+            conference=conference,
+            item=item,
+            fields=form.redisplay(),
+            errors=form.errors,
+        )
+
+    @post("/{slug:str}/programme/{item_id:int}/delete")
+    async def delete_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> Redirect:
+        await logic.remove_item(db, slug, item_id)
+        return Redirect(f"/staff/conferences/{slug}#programme")

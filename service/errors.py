@@ -1,0 +1,160 @@
+"""Errors are data: problem details (RFC 9457) for the API, a friendly page for the site.
+
+Whatever went wrong, nothing half-written stays behind: every change runs in one transaction,
+and these handlers only shape the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.response import Redirect, Template
+from litestar.status_codes import (
+    HTTP_409_CONFLICT,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from service import i18n
+from service.db import UNAVAILABLE_ERRORS
+from service.i18n import gettext as _
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Conflict(HTTPException):
+    """A valid request that is not possible now (full, closed, clash, taken, wrong state)."""
+
+    status_code = HTTP_409_CONFLICT
+
+
+class FieldErrors(HTTPException):
+    """Input that breaks a rule the schema cannot express; `errors` maps field → message.
+
+    400 for invalid input; 409 when the input is valid but clashes with what exists
+    (a slug already taken)."""
+
+    def __init__(self, errors: dict[str, str], status_code: int = 400) -> None:
+        detail = " ".join(errors.values()) or _("Please correct the marked fields.")
+        super().__init__(detail=detail, status_code=status_code)
+        self.errors = errors
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path in ("/health",) or path.startswith("/schema")
+
+
+def _language(request: Request) -> str:
+    # Unknown routes never reach the language middleware, so choose here as well.
+    return i18n.choose_language(
+        request.query_params.get("lang"),
+        request.cookies.get(i18n.COOKIE),
+        request.headers.get("accept-language", ""),
+    )
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("Invalid input"),
+        401: _("Login required"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        405: _("Method not allowed"),
+        409: _("Not possible right now"),
+        413: _("Request too large"),
+        429: _("Too many attempts"),
+        500: _("Internal error"),
+        503: _("Service unavailable"),
+    }
+
+
+def _field_errors(exc: Exception) -> list[dict[str, str]]:
+    if isinstance(exc, FieldErrors):
+        return [{"field": name, "message": message} for name, message in exc.errors.items()]
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        found = []
+        for item in exc.extra:
+            if isinstance(item, dict):
+                field = str(item.get("key") or "body").removeprefix("$.")
+                found.append({"field": field, "message": str(item.get("message", ""))})
+        return found
+    return []
+
+
+def _problem(request: Request, status: int, detail: str, exc: Exception) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _titles().get(status, _("Error")),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    errors = _field_errors(exc)
+    if errors:
+        body["errors"] = errors
+        body["invalid_params"] = [{"name": e["field"], "reason": e["message"]} for e in errors]
+    headers = dict(getattr(exc, "headers", None) or {})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _page(request: Request, status: int, detail: str) -> Response[Any]:
+    if status == 401 and request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/staff/login?next={quote(target)}")
+    return Template(
+        "error.html",
+        context={"status": status, "title": _titles().get(status, _("Error")), "detail": detail},
+        status_code=status,
+        media_type=MediaType.HTML,
+    )
+
+
+def _detail(exc: Exception, status: int) -> str:
+    if isinstance(exc, ValidationException):
+        fields = ", ".join(e["field"] for e in _field_errors(exc))
+        return _("Invalid input in: %(fields)s", fields=fields) if fields else _("Invalid input.")
+    if isinstance(exc, HTTPException) and exc.detail and status < 500:
+        return exc.detail
+    defaults = {
+        401: _("Please log in, or send a valid API token."),
+        403: _("Your account may not do this."),
+        404: _("There is nothing at this address."),
+        503: _("The database cannot be reached right now. Please try again in a moment."),
+    }
+    return defaults.get(status, _("Something went wrong on our side. Please try again later."))
+
+
+def handle_exception(request: Request, exc: Exception) -> Response[Any]:
+    # Set, not reset: the page is rendered after this returns, in the same request context.
+    i18n.current_language.set(_language(request))
+    conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+    elif conflict:
+        status = HTTP_409_CONFLICT
+    elif isinstance(exc, UNAVAILABLE_ERRORS):
+        status = HTTP_503_SERVICE_UNAVAILABLE
+        log.warning("database unavailable: %s", type(exc).__name__)
+    else:
+        status = HTTP_500_INTERNAL_SERVER_ERROR
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if conflict:
+        detail = _("This conflicts with something that already exists.")
+    else:
+        detail = _detail(exc, status)
+    if _is_api(request):
+        return _problem(request, status, detail, exc)
+    return _page(request, status, detail)
+
+
+exception_handlers = {Exception: handle_exception, HTTPException: handle_exception}
+
+__all__ = ["Conflict", "FieldErrors", "NotAuthorizedException", "exception_handlers"]

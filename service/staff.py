@@ -1,0 +1,167 @@
+"""Staff accounts: creation (CLI), login and logout pages, API tokens, the staff area shell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from litestar import Controller, Request, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.response import Redirect, Template
+
+from service.auth import (
+    ROLES,
+    SESSION_KEY,
+    StaffUser,
+    hash_password,
+    new_api_token,
+    requires,
+    verify_password,
+)
+from service.conferences import queries as conference_queries
+from service.i18n import gettext as _
+
+# Ten login attempts a minute per client address, counted in PostgreSQL for all processes.
+LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="rate_limit")
+
+
+class StaffExists(Exception):
+    pass
+
+
+async def create_staff(db: asyncpg.Connection, email: str, role: str, password: str) -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    try:
+        return await db.fetchval(
+            "INSERT INTO staff (email, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
+            email.strip().lower(),
+            role,
+            await hash_password(password),
+        )
+    except asyncpg.UniqueViolationError:
+        raise StaffExists(email) from None
+
+
+async def set_password(db: asyncpg.Connection, email: str, password: str) -> bool:
+    status = await db.execute(
+        "UPDATE staff SET password_hash = $2 WHERE email = $1",
+        email.strip().lower(),
+        await hash_password(password),
+    )
+    return status == "UPDATE 1"
+
+
+async def issue_token(db: asyncpg.Connection, email: str, label: str = "") -> str | None:
+    """A new API token for the account, or None if there is no such account."""
+    token, digest = new_api_token()
+    inserted = await db.fetchval(
+        "INSERT INTO api_tokens (staff_id, token_hash, label) "
+        "SELECT id, $2, $3 FROM staff WHERE email = $1 RETURNING id",
+        email.strip().lower(),
+        digest,
+        label,
+    )
+    return token if inserted else None
+
+
+async def revoke_token(db: asyncpg.Connection, token_id: int, staff_id: int | None = None) -> bool:
+    status = await db.execute(
+        "UPDATE api_tokens SET revoked_at = now() "
+        "WHERE id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR staff_id = $2)",
+        token_id,
+        staff_id,
+    )
+    return status == "UPDATE 1"
+
+
+async def _login_check(db: asyncpg.Connection, email: str, password: str) -> int | None:
+    row = await db.fetchrow(
+        "SELECT id, password_hash FROM staff WHERE email = $1 AND NOT disabled",
+        email.strip().lower(),
+    )
+    ok = await verify_password(row["password_hash"] if row else None, password)
+    return row["id"] if row and ok else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site, never "//elsewhere" or "https://elsewhere".
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/staff"
+
+
+class LoginPages(Controller):
+    path = "/staff"
+    include_in_schema = False
+
+    @get("/login")
+    async def login_form(self, next: str | None = None) -> Template:
+        return Template("staff/login.html", context={"next": _safe_next(next), "error": None})
+
+    @post("/login", middleware=[LOGIN_RATE_LIMIT.middleware])
+    async def login(self, request: Request, db: asyncpg.Connection) -> Any:
+        form = await request.form()
+        email, password = form.get("email", ""), form.get("password", "")
+        staff_id = await _login_check(db, email, password) if email and password else None
+        if staff_id is None:
+            return Template(
+                "staff/login.html",
+                context={
+                    "next": _safe_next(form.get("next")),
+                    "email": email,
+                    "error": _("E-mail address or password is not correct."),
+                },
+                status_code=400,
+            )
+        request.set_session({SESSION_KEY: staff_id})
+        return Redirect(_safe_next(form.get("next")))
+
+    @post("/logout")
+    async def logout(self, request: Request) -> Redirect:
+        request.clear_session()
+        return Redirect("/staff/login?logged_out=1")
+
+
+class StaffArea(Controller):
+    path = "/staff"
+    guards = [requires("scanner")]
+    include_in_schema = False
+
+    @get("/")
+    async def dashboard(self, db: asyncpg.Connection, staff: StaffUser) -> Template:
+        conferences = await conference_queries.list_all(db) if staff.has_role("organiser") else []
+        return Template(
+            "staff/dashboard.html", context={"conferences": conferences, "staff": staff}
+        )
+
+    @get("/tokens")
+    async def tokens(self, db: asyncpg.Connection, staff: StaffUser) -> Template:
+        return Template("staff/tokens.html", context=await self._tokens_context(db, staff))
+
+    @post("/tokens")
+    async def create_token(
+        self, request: Request, db: asyncpg.Connection, staff: StaffUser
+    ) -> Template:
+        label = ((await request.form()).get("label") or "").strip()[:100]
+        token = await issue_token(db, staff.email, label)
+        context = await self._tokens_context(db, staff)
+        return Template("staff/tokens.html", context={**context, "new_token": token})
+
+    @post("/tokens/{token_id:int}/revoke")
+    async def revoke(self, db: asyncpg.Connection, staff: StaffUser, token_id: int) -> Redirect:
+        if not await revoke_token(db, token_id, staff.id):
+            raise NotFoundException(_("There is no such token."))
+        return Redirect("/staff/tokens")
+
+    async def _tokens_context(self, db: asyncpg.Connection, staff: StaffUser) -> dict[str, Any]:
+        rows = await db.fetch(
+            "SELECT id, label, created_at, revoked_at FROM api_tokens WHERE staff_id = $1 "
+            "ORDER BY created_at DESC",
+            staff.id,
+        )
+        return {"tokens": rows, "new_token": None}
+
+
+router = Router(path="/", route_handlers=[LoginPages, StaffArea])
