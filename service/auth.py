@@ -18,6 +18,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -139,6 +140,10 @@ def requires(role: str) -> Guard:
 
     guard.__name__ = f"requires_{role}"
     return guard
+
+
+# Guarded handlers declare `staff: CurrentStaff` to receive the caller.
+CurrentStaff = NamedDependency[StaffUser]
 
 
 def provide_staff(request: ASGIConnection) -> StaffUser:

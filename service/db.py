@@ -6,10 +6,10 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,12 @@ async def create_pool(url: str, *, size: int = 10, connect_timeout: float = 3.0)
     )
 
 
+# Handlers declare `db: DB` to receive the request's pooled connection.
+DB = NamedDependency[asyncpg.Connection]
+
+
 async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
     """Litestar dependency `db`: one pooled connection for the length of a request."""
     pool: asyncpg.Pool = state.pool
     async with pool.acquire(timeout=state.settings.db_connect_timeout) as conn:
         yield conn
-
-
-def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None

@@ -8,18 +8,20 @@ import asyncpg
 from litestar import Controller, Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from service.auth import (
     ROLES,
     SESSION_KEY,
-    StaffUser,
+    CurrentStaff,
     hash_password,
     new_api_token,
     requires,
     verify_password,
 )
 from service.conferences import queries as conference_queries
+from service.db import DB
 from service.i18n import gettext as _
 
 # Ten login attempts a minute per client address, counted in PostgreSQL for all processes.
@@ -97,11 +99,11 @@ class LoginPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, next: str | None = None) -> Template:
+    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
         return Template("staff/login.html", context={"next": _safe_next(next), "error": None})
 
     @post("/login", middleware=[LOGIN_RATE_LIMIT.middleware])
-    async def login(self, request: Request, db: asyncpg.Connection) -> Any:
+    async def login(self, request: Request, db: DB) -> Any:
         form = await request.form()
         email, password = form.get("email", ""), form.get("password", "")
         staff_id = await _login_check(db, email, password) if email and password else None
@@ -130,32 +132,30 @@ class StaffArea(Controller):
     include_in_schema = False
 
     @get("/")
-    async def dashboard(self, db: asyncpg.Connection, staff: StaffUser) -> Template:
+    async def dashboard(self, db: DB, staff: CurrentStaff) -> Template:
         conferences = await conference_queries.list_all(db) if staff.has_role("organiser") else []
         return Template(
             "staff/dashboard.html", context={"conferences": conferences, "staff": staff}
         )
 
     @get("/tokens")
-    async def tokens(self, db: asyncpg.Connection, staff: StaffUser) -> Template:
+    async def tokens(self, db: DB, staff: CurrentStaff) -> Template:
         return Template("staff/tokens.html", context=await self._tokens_context(db, staff))
 
     @post("/tokens")
-    async def create_token(
-        self, request: Request, db: asyncpg.Connection, staff: StaffUser
-    ) -> Template:
+    async def create_token(self, request: Request, db: DB, staff: CurrentStaff) -> Template:
         label = ((await request.form()).get("label") or "").strip()[:100]
         token = await issue_token(db, staff.email, label)
         context = await self._tokens_context(db, staff)
         return Template("staff/tokens.html", context={**context, "new_token": token})
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, db: asyncpg.Connection, staff: StaffUser, token_id: int) -> Redirect:
+    async def revoke(self, db: DB, staff: CurrentStaff, token_id: FromPath[int]) -> Redirect:
         if not await revoke_token(db, token_id, staff.id):
             raise NotFoundException(_("There is no such token."))
         return Redirect("/staff/tokens")
 
-    async def _tokens_context(self, db: asyncpg.Connection, staff: StaffUser) -> dict[str, Any]:
+    async def _tokens_context(self, db: DB, staff: CurrentStaff) -> dict[str, Any]:
         rows = await db.fetch(
             "SELECT id, label, created_at, revoked_at FROM api_tokens WHERE staff_id = $1 "
             "ORDER BY created_at DESC",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from service.auth import requires
@@ -18,6 +19,7 @@ from service.conferences.schemas import (
     ProgrammeItemUpdate,
     given,
 )
+from service.db import DB
 
 ORGANISER = [requires("organiser")]
 STAFF_SECURITY = [{"BearerToken": []}]
@@ -33,7 +35,7 @@ class ConferenceAPI(Controller):
     tags = ["conferences"]
 
     @get("/", summary="List published conferences")
-    async def list_conferences(self, db: asyncpg.Connection) -> list[ConferenceSummary]:
+    async def list_conferences(self, db: DB) -> list[ConferenceSummary]:
         rows = await queries.list_published(db)
         return [
             ConferenceSummary(
@@ -50,7 +52,7 @@ class ConferenceAPI(Controller):
         ]
 
     @get("/{slug:str}", summary="One conference with seats left and its programme")
-    async def get_conference(self, db: asyncpg.Connection, slug: str) -> Conference:
+    async def get_conference(self, db: DB, slug: FromPath[str]) -> Conference:
         return await _conference(db, slug)
 
     @post(
@@ -61,7 +63,7 @@ class ConferenceAPI(Controller):
         summary="Create a conference (published at once)",
     )
     async def create_conference(
-        self, db: asyncpg.Connection, data: ConferenceCreate
+        self, db: DB, data: JSONBody[ConferenceCreate]
     ) -> Response[Conference]:
         slug = await logic.create_conference(db, given(data))
         conference = await _conference(db, slug, staff_view=True)
@@ -73,7 +75,7 @@ class ConferenceAPI(Controller):
 
     @patch("/{slug:str}", guards=ORGANISER, security=STAFF_SECURITY, summary="Change a conference")
     async def update_conference(
-        self, db: asyncpg.Connection, slug: str, data: ConferenceUpdate
+        self, db: DB, slug: FromPath[str], data: JSONBody[ConferenceUpdate]
     ) -> Conference:
         new_slug = await logic.update_conference(db, slug, given(data))
         return await _conference(db, new_slug, staff_view=True)
@@ -86,7 +88,7 @@ class ConferenceAPI(Controller):
         summary="Add a programme item",
     )
     async def add_item(
-        self, db: asyncpg.Connection, slug: str, data: ProgrammeItemCreate
+        self, db: DB, slug: FromPath[str], data: JSONBody[ProgrammeItemCreate]
     ) -> ProgrammeItem:
         item_id = await logic.add_item(db, slug, given(data))
         return await self._item(db, slug, item_id)
@@ -98,7 +100,11 @@ class ConferenceAPI(Controller):
         summary="Change a programme item",
     )
     async def change_item(
-        self, db: asyncpg.Connection, slug: str, item_id: int, data: ProgrammeItemUpdate
+        self,
+        db: DB,
+        slug: FromPath[str],
+        item_id: FromPath[int],
+        data: JSONBody[ProgrammeItemUpdate],
     ) -> ProgrammeItem:
         await logic.change_item(db, slug, item_id, given(data))
         return await self._item(db, slug, item_id)
@@ -109,9 +115,9 @@ class ConferenceAPI(Controller):
         security=STAFF_SECURITY,
         summary="Remove a programme item",
     )
-    async def remove_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> None:
+    async def remove_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> None:
         await logic.remove_item(db, slug, item_id)
 
-    async def _item(self, db: asyncpg.Connection, slug: str, item_id: int) -> ProgrammeItem:
+    async def _item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> ProgrammeItem:
         conference = await _conference(db, slug, staff_view=True)
         return next(i for i in conference.programme if i.id == item_id)

@@ -29,7 +29,7 @@ def _conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str
         errors["ends_at"] = _("The end must be after the start.")
     if values["registration_closes_at"] <= values["registration_opens_at"]:
         errors["registration_closes_at"] = _("Registration must close after it opens.")
-    elif values["registration_closes_at"] > values["ends_at"]:
+    elif "ends_at" not in errors and values["registration_closes_at"] > values["ends_at"]:
         errors["registration_closes_at"] = _(
             "Registration must close by the end of the conference."
         )

@@ -6,10 +6,12 @@ from typing import Any
 
 import asyncpg
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from service.auth import requires
 from service.conferences import logic, queries
+from service.db import DB
 from service.errors import FieldErrors
 from service.forms import Form, local_input
 
@@ -21,13 +23,13 @@ class PublicPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def home(self, db: asyncpg.Connection) -> Template:
+    async def home(self, db: DB) -> Template:
         return Template(
             "conferences/list.html", context={"conferences": await queries.list_published(db)}
         )
 
     @get("/conferences/{slug:str}")
-    async def conference_page(self, db: asyncpg.Connection, slug: str) -> Template:
+    async def conference_page(self, db: DB, slug: FromPath[str]) -> Template:
         conference, items = await logic.load(db, slug)
         return Template("conferences/page.html", context={"conference": conference, "items": items})
 
@@ -90,7 +92,7 @@ class StaffConferencePages(Controller):
         return _form_page("conferences/edit.html", fields={"languages": ["de", "en"]})
 
     @post("/new")
-    async def create_conference(self, request: Request, db: asyncpg.Connection) -> Any:
+    async def create_conference(self, request: Request, db: DB) -> Any:
         form = Form(await request.form())
         _conference_form(form)
         if form.valid:
@@ -103,7 +105,7 @@ class StaffConferencePages(Controller):
         return _form_page("conferences/edit.html", 400, fields=form.redisplay(), errors=form.errors)
 
     @get("/{slug:str}")
-    async def edit_conference(self, db: asyncpg.Connection, slug: str) -> Template:
+    async def edit_conference(self, db: DB, slug: FromPath[str]) -> Template:
         conference, items = await logic.load(db, slug, include_unpublished=True)
         return _form_page(
             "conferences/edit.html",
@@ -113,7 +115,7 @@ class StaffConferencePages(Controller):
         )
 
     @post("/{slug:str}")
-    async def update_conference(self, request: Request, db: asyncpg.Connection, slug: str) -> Any:
+    async def update_conference(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
         conference, items = await logic.load(db, slug, include_unpublished=True)
         form = Form(await request.form(), conference["timezone"])
         _conference_form(form)
@@ -135,12 +137,12 @@ class StaffConferencePages(Controller):
         )
 
     @get("/{slug:str}/programme/new")
-    async def new_item(self, db: asyncpg.Connection, slug: str) -> Template:
+    async def new_item(self, db: DB, slug: FromPath[str]) -> Template:
         conference, _items = await logic.load(db, slug, include_unpublished=True)
         return _form_page("conferences/item.html", conference=conference, fields={})
 
     @post("/{slug:str}/programme/new")
-    async def create_item(self, request: Request, db: asyncpg.Connection, slug: str) -> Any:
+    async def create_item(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
         conference, _items = await logic.load(db, slug, include_unpublished=True)
         form = Form(await request.form(), conference["timezone"])
         _item_form(form)
@@ -159,7 +161,7 @@ class StaffConferencePages(Controller):
         )
 
     @get("/{slug:str}/programme/{item_id:int}")
-    async def edit_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> Template:
+    async def edit_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> Template:
         conference, items = await logic.load(db, slug, include_unpublished=True)
         item = next((i for i in items if i["id"] == item_id), None)
         if item is None:
@@ -173,7 +175,7 @@ class StaffConferencePages(Controller):
 
     @post("/{slug:str}/programme/{item_id:int}")
     async def update_item(
-        self, request: Request, db: asyncpg.Connection, slug: str, item_id: int
+        self, request: Request, db: DB, slug: FromPath[str], item_id: FromPath[int]
     ) -> Any:
         conference, items = await logic.load(db, slug, include_unpublished=True)
         item = next((i for i in items if i["id"] == item_id), None)
@@ -195,6 +197,6 @@ class StaffConferencePages(Controller):
         )
 
     @post("/{slug:str}/programme/{item_id:int}/delete")
-    async def delete_item(self, db: asyncpg.Connection, slug: str, item_id: int) -> Redirect:
+    async def delete_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> Redirect:
         await logic.remove_item(db, slug, item_id)
         return Redirect(f"/staff/conferences/{slug}#programme")
