@@ -48,7 +48,8 @@ vendor:
 	npm install --no-audit --no-fund --prefix build/vendor swagger-ui-dist@$$(node -p "require('./package.json').dependencies['swagger-ui-dist']")
 	mkdir -p service/static/vendor/swagger-ui
 	cd build/vendor/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
-		swagger-ui-standalone-preset.js LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt \
+		swagger-ui-standalone-preset.js favicon-32x32.png LICENSE NOTICE \
+		swagger-ui-bundle.js.LICENSE.txt \
 		../../../../service/static/vendor/swagger-ui/
 
 clean:

@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, domains: list[Router] | None = 
                     js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                     css_url="/static/vendor/swagger-ui/swagger-ui.css",
                     standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' href='/static/vendor/swagger-ui/favicon-32x32.png'>",
                 )
             ],
         ),

