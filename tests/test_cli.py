@@ -14,7 +14,9 @@ import httpx
 from service.auth import verify_password
 
 
-def tagung(*args: str, database_url: str | None, timeout: float = 60) -> subprocess.CompletedProcess:
+def tagung(
+    *args: str, database_url: str | None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -35,11 +37,15 @@ def free_port() -> int:
 
 
 async def test_staff_add_generates_a_password_without_terminal(database_url, pool):
-    result = tagung("staff", "add", "Anna@Example.org", "--role", "scanner", database_url=database_url)
+    result = tagung(
+        "staff", "add", "Anna@Example.org", "--role", "scanner", database_url=database_url
+    )
     assert result.returncode == 0, result.stderr
     password = result.stdout.strip().splitlines()[-1].removeprefix("Password: ")
     async with pool.acquire() as db:
-        row = await db.fetchrow("SELECT role, password_hash FROM staff WHERE email = 'anna@example.org'")
+        row = await db.fetchrow(
+            "SELECT role, password_hash FROM staff WHERE email = 'anna@example.org'"
+        )
     assert row["role"] == "scanner"
     assert await verify_password(row["password_hash"], password)
 
@@ -49,16 +55,30 @@ async def test_staff_add_generates_a_password_without_terminal(database_url, poo
 
 
 async def test_staff_token_prints_a_working_token_last(database_url, client):
-    tagung("staff", "add", "orga@example.org", "--role", "organiser", "--password",
-           "ein-langes-passwort", database_url=database_url)
+    tagung(
+        "staff",
+        "add",
+        "orga@example.org",
+        "--role",
+        "organiser",
+        "--password",
+        "ein-langes-passwort",
+        database_url=database_url,
+    )
     result = tagung("staff", "token", "orga@example.org", database_url=database_url)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     response = await client.post(
         "/api/v1/conferences",
-        json={"slug": "cli-test", "title": "CLI", "venue": "Hier", "address": "",
-              "starts_at": "2027-01-01T10:00:00+01:00", "ends_at": "2027-01-01T12:00:00+01:00",
-              "capacity": 5},
+        json={
+            "slug": "cli-test",
+            "title": "CLI",
+            "venue": "Hier",
+            "address": "",
+            "starts_at": "2027-01-01T10:00:00+01:00",
+            "ends_at": "2027-01-01T12:00:00+01:00",
+            "capacity": 5,
+        },
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 201
@@ -72,8 +92,16 @@ def test_bad_arguments_exit_2(database_url):
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
     bad_email = tagung("staff", "add", "not-an-email", "--role", "admin", database_url=database_url)
     assert bad_email.returncode == 2
-    short = tagung("staff", "add", "y@example.org", "--role", "admin", "--password", "kurz",
-                   database_url=database_url)
+    short = tagung(
+        "staff",
+        "add",
+        "y@example.org",
+        "--role",
+        "admin",
+        "--password",
+        "kurz",
+        database_url=database_url,
+    )
     assert short.returncode == 2 and "10 characters" in short.stderr
     assert tagung(database_url=database_url).returncode == 2
 
@@ -82,7 +110,9 @@ def test_unreachable_database_exits_3_with_a_clear_message():
     result = tagung("migrate", database_url="postgresql://postgres@127.0.0.1:9/nowhere")
     assert result.returncode == 3
     assert "127.0.0.1:9" in result.stderr
-    token = tagung("staff", "token", "a@example.org", database_url="postgresql://u:geheim@127.0.0.1:9/x")
+    token = tagung(
+        "staff", "token", "a@example.org", database_url="postgresql://u:geheim@127.0.0.1:9/x"
+    )
     assert token.returncode == 3
     assert "geheim" not in token.stderr  # no password in messages
 

@@ -112,15 +112,26 @@ async def test_edit_conference_and_programme_through_forms(client, organiser):
     token = await csrf_token(client, "/staff/conferences/fachtag-2027")
     saved = await client.post(
         "/staff/conferences/fachtag-2027",
-        data={**FORM, "slug": "fachtag-2027", "capacity": "99", "published": "on",
-              "_csrf_token": token},
+        data={
+            **FORM,
+            "slug": "fachtag-2027",
+            "capacity": "99",
+            "published": "on",
+            "_csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert saved.status_code in (302, 303), saved.text
     assert (await client.get("/api/v1/conferences/fachtag-2027")).json()["capacity"] == 99
 
-    item = {"title": "Markt", "kind": "market", "starts_at": "2027-05-10T11:00",
-            "ends_at": "2027-05-10T12:00", "room": "Foyer", "_csrf_token": token}
+    item = {
+        "title": "Markt",
+        "kind": "market",
+        "starts_at": "2027-05-10T11:00",
+        "ends_at": "2027-05-10T12:00",
+        "room": "Foyer",
+        "_csrf_token": token,
+    }
     created = await client.post(
         "/staff/conferences/fachtag-2027/programme/new", data=item, follow_redirects=False
     )

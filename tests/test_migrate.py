@@ -39,7 +39,7 @@ async def test_changed_applied_file_is_refused(create_database, tmp_path):
     await migrate(url, tmp_path)
     write(tmp_path, "0001_things.sql", "CREATE TABLE things (id bigint PRIMARY KEY);")
     write(tmp_path, "0002_more.sql", "CREATE TABLE more (id int);")
-    with pytest.raises(MigrationError, match="0001_things.sql was changed"):
+    with pytest.raises(MigrationError, match=r"0001_things\.sql was changed"):
         await migrate(url, tmp_path)
     assert await applied(url) == [(1, "0001_things.sql")]
 
@@ -70,7 +70,7 @@ async def test_concurrent_runs_apply_each_file_once(create_database, tmp_path):
 
 def test_badly_named_files_are_refused(tmp_path):
     write(tmp_path, "1_things.sql", "SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_lowercase_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_lowercase_name\.sql"):
         load_migrations(tmp_path)
 
 

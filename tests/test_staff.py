@@ -145,13 +145,17 @@ async def test_tokens_page_creates_shows_once_and_revokes(client, make_staff, po
     )
     assert revoke.status_code in (302, 303)
     async with pool.acquire() as db:
-        assert await db.fetchval("SELECT revoked_at IS NOT NULL FROM api_tokens WHERE id = $1", row["id"])
+        assert await db.fetchval(
+            "SELECT revoked_at IS NOT NULL FROM api_tokens WHERE id = $1", row["id"]
+        )
 
 
 async def test_passwords_are_stored_as_argon2(pool, make_staff):
     account = await make_staff("admin")
     async with pool.acquire() as db:
-        stored = await db.fetchval("SELECT password_hash FROM staff WHERE email = $1", account.email)
+        stored = await db.fetchval(
+            "SELECT password_hash FROM staff WHERE email = $1", account.email
+        )
     assert stored.startswith("$argon2id$") and account.password not in stored
 
 
@@ -160,7 +164,8 @@ async def test_staff_emails_are_unique_ignoring_case(pool, make_staff):
     async with pool.acquire() as db:
         try:
             await db.execute(
-                "INSERT INTO staff (email, role, password_hash) VALUES ('chefin@example.org', 'admin', 'x')"
+                "INSERT INTO staff (email, role, password_hash) "
+                "VALUES ('chefin@example.org', 'admin', 'x')"
             )
         except asyncpg.UniqueViolationError:
             pass
