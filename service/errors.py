@@ -7,6 +7,7 @@ and these handlers only shape the answer.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from litestar.status_codes import (
 from service import i18n
 from service.db import UNAVAILABLE_ERRORS
 from service.i18n import gettext as _
+from service.validation import explain
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,8 @@ def _field_errors(exc: Exception) -> list[dict[str, str]]:
         found = []
         for item in exc.extra:
             if isinstance(item, dict):
-                field = str(item.get("key") or "body").removeprefix("$.")
-                found.append({"field": field, "message": str(item.get("message", ""))})
+                field, message = explain(item.get("key"), str(item.get("message", "")))
+                found.append({"field": field, "message": message})
         return found
     return []
 
@@ -119,14 +121,19 @@ def _page(request: Request, status: int, detail: str) -> Response[Any]:
 
 def _detail(exc: Exception, status: int) -> str:
     if isinstance(exc, ValidationException):
-        fields = ", ".join(e["field"] for e in _field_errors(exc))
-        return _("Invalid input in: %(fields)s", fields=fields) if fields else _("Invalid input.")
-    if isinstance(exc, HTTPException) and exc.detail and status < 500:
+        errors = _field_errors(exc)
+        return " ".join(f"{e['field']}: {e['message']}" for e in errors) or _("Invalid input.")
+    # Litestar's own exceptions carry the bare HTTP phrase ("Not Found"): say it better.
+    own_detail = isinstance(exc, HTTPException) and exc.detail != HTTPStatus(status).phrase
+    if own_detail and exc.detail and status < 500:
         return exc.detail
     defaults = {
         401: _("Please log in, or send a valid API token."),
         403: _("Your account may not do this."),
         404: _("There is nothing at this address."),
+        405: _("This address does not accept this method."),
+        413: _("The request is too large."),
+        429: _("Too many attempts. Please wait a minute and try again."),
         503: _("The database cannot be reached right now. Please try again in a moment."),
     }
     return defaults.get(status, _("Something went wrong on our side. Please try again later."))

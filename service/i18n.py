@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from babel.core import negotiate_locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from babel.support import Translations
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,8 +115,12 @@ def format_clock(value: datetime, tz: str = "Europe/Berlin") -> str:
 
 
 def format_moment(value: datetime, tz: str = "Europe/Berlin") -> str:
-    return format_datetime(
-        value.astimezone(_zone(tz)), format="medium", locale=current_language.get()
+    # Date and time in the language's own way, without seconds.
+    local = value.astimezone(_zone(tz))
+    language = current_language.get()
+    return (
+        f"{format_date(local, format='medium', locale=language)}, "
+        f"{format_time(local, format='short', locale=language)}"
     )
 
 

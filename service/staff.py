@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar import Controller, Request, Router, get, post
+from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery
@@ -116,6 +116,7 @@ class LoginPages(Controller):
                     "error": _("E-mail address or password is not correct."),
                 },
                 status_code=400,
+                media_type=MediaType.HTML,
             )
         request.set_session({SESSION_KEY: staff_id})
         return Redirect(_safe_next(form.get("next")))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine as _Engine
@@ -21,6 +23,12 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return i18n.translations(i18n.current_language.get()).ngettext(singular, plural, n)
 
 
+def language_url(request: Any, language: str) -> str:
+    """The current page in another language, keeping the rest of the query (e.g. `next`)."""
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    return "?" + urlencode({**query, "lang": language})
+
+
 def build_environment(template_dirs: list[Path]) -> Environment:
     env = Environment(
         loader=ChoiceLoader(
@@ -36,6 +44,7 @@ def build_environment(template_dirs: list[Path]) -> Environment:
         current_language=i18n.current_language.get,
         languages=i18n.LANGUAGES,
         language_names=i18n.LANGUAGE_NAMES,
+        language_url=language_url,
     )
     env.filters.update(day=i18n.format_day, clock=i18n.format_clock, moment=i18n.format_moment)
     return env

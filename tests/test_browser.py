@@ -127,20 +127,6 @@ async def test_staff_login_with_the_keyboard_only(page: Page, live_server: str, 
     await expect(page.get_by_role("main")).to_contain_text(account.email)
 
 
-# A form that comes back with errors (status 400) is sent as application/json, so the browser
-# shows the HTML source as text: Template responses from handlers annotated `-> Any` take the
-# handler's inferred media type (JSON) instead of text/html. See the report / the reason below.
-FORM_ERRORS_AS_JSON = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "app bug: form pages returned with errors are served as application/json "
-        "(service/staff.py LoginPages.login and service/conferences/pages.py handlers "
-        "annotated -> Any); remove this marker once they are sent as text/html"
-    ),
-)
-
-
 async def submit(page: Page, button_name: str) -> None:
     """Clicks the form's submit button and checks that the answer is an HTML page."""
     async with page.expect_response(lambda r: r.request.method == "POST") as posted:
@@ -172,7 +158,6 @@ async def expect_field_error(page: Page, name: str) -> str:
     return message
 
 
-@FORM_ERRORS_AS_JSON
 async def test_wrong_password_shows_the_error_and_stays(page: Page, live_server: str, make_staff):
     account = await make_staff("organiser")
     await page.goto("/staff/login?lang=en")
@@ -197,7 +182,6 @@ async def fill_conference_form(page: Page, *, title: str, starts: str, ends: str
     await page.get_by_label("Places").fill("120")
 
 
-@FORM_ERRORS_AS_JSON
 async def test_conference_form_shows_errors_keeps_values_then_creates(
     page: Page, live_server: str, make_staff
 ):
@@ -228,15 +212,6 @@ async def test_conference_form_shows_errors_keeps_values_then_creates(
     assert SLUG in await published_slugs(live_server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "app bug: the form reports an end before the start only once every other field is "
-        "valid (service/conferences/pages.py create_conference checks dates in logic only "
-        "when form.valid); and see FORM_ERRORS_AS_JSON"
-    ),
-)
 async def test_conference_form_reports_every_problem_at_once(
     page: Page, live_server: str, make_staff
 ):

@@ -17,26 +17,33 @@ from service.conferences import queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
 from service.errors import FieldErrors
 from service.i18n import gettext as _
+from service.i18n import ngettext
 
 
 def not_found() -> NotFoundException:
     return NotFoundException(_("There is no conference at this address."))
 
 
-def _conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str, str]:
+def conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str, str]:
+    """Rules across fields; a value that is missing (or was itself invalid) is skipped, so
+    a form can show these messages together with its own."""
     errors: dict[str, str] = {}
-    if values["ends_at"] <= values["starts_at"]:
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    opens, closes = values.get("registration_opens_at"), values.get("registration_closes_at")
+    if starts and ends and ends <= starts:
         errors["ends_at"] = _("The end must be after the start.")
-    if values["registration_closes_at"] <= values["registration_opens_at"]:
+    if opens and closes and closes <= opens:
         errors["registration_closes_at"] = _("Registration must close after it opens.")
-    elif "ends_at" not in errors and values["registration_closes_at"] > values["ends_at"]:
+    elif closes and ends and "ends_at" not in errors and closes > ends:
         errors["registration_closes_at"] = _(
             "Registration must close by the end of the conference."
         )
-    if values["capacity"] < seats_taken:
-        errors["capacity"] = _(
-            "%(taken)s places are already taken; the capacity cannot be lower.",
-            taken=seats_taken,
+    capacity = values.get("capacity")
+    if capacity is not None and capacity < seats_taken:
+        errors["capacity"] = ngettext(
+            "%(num)s place is already taken; the capacity cannot be lower.",
+            "%(num)s places are already taken; the capacity cannot be lower.",
+            seats_taken,
         )
     return errors
 
@@ -49,7 +56,7 @@ async def create_conference(db: asyncpg.Connection, values: dict[str, Any]) -> s
     values = dict(values)
     values["registration_opens_at"] = values.get("registration_opens_at") or datetime.now(UTC)
     values["registration_closes_at"] = values.get("registration_closes_at") or values["starts_at"]
-    errors = _conference_errors(values)
+    errors = conference_errors(values)
     if errors:
         raise FieldErrors(errors)
     try:
@@ -67,7 +74,7 @@ async def update_conference(db: asyncpg.Connection, slug: str, changes: dict[str
             if current is None:
                 raise not_found()
             merged = {**dict(current), **changes}
-            errors = _conference_errors(merged, current["seats_taken"])
+            errors = conference_errors(merged, current["seats_taken"])
             bounds = await queries.programme_bounds(db, current["id"])
             if bounds["first"] is not None and (
                 bounds["first"] < merged["starts_at"] or bounds["last"] > merged["ends_at"]
@@ -83,16 +90,15 @@ async def update_conference(db: asyncpg.Connection, slug: str, changes: dict[str
     return merged["slug"]
 
 
-def _item_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str, str]:
+def item_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str, str]:
+    """Rules across fields of a programme item; missing values are skipped (see above)."""
     errors: dict[str, str] = {}
-    if values["ends_at"] <= values["starts_at"]:
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if starts and ends and ends <= starts:
         errors["ends_at"] = _("The end must be after the start.")
-    if (
-        values["starts_at"] < conference["starts_at"]
-        or values["starts_at"] >= conference["ends_at"]
-    ):
+    if starts and not conference["starts_at"] <= starts < conference["ends_at"]:
         errors["starts_at"] = _("The item must lie inside the conference time.")
-    if values["ends_at"] > conference["ends_at"]:
+    if ends and "ends_at" not in errors and ends > conference["ends_at"]:
         errors["ends_at"] = _("The item must end by the end of the conference.")
     return errors
 
@@ -102,7 +108,7 @@ async def add_item(db: asyncpg.Connection, slug: str, values: dict[str, Any]) ->
         conference = await queries.by_slug(db, slug, for_update=True)
         if conference is None:
             raise not_found()
-        errors = _item_errors(values, conference)
+        errors = item_errors(values, conference)
         if errors:
             raise FieldErrors(errors)
         return await queries.insert_item(db, conference["id"], values)
@@ -117,7 +123,7 @@ async def change_item(
         if not current:
             raise NotFoundException(_("There is no such programme item."))
         merged = {**dict(current), **changes}
-        errors = _item_errors(merged, conference)
+        errors = item_errors(merged, conference)
         if errors:
             raise FieldErrors(errors)
         await queries.update_item(db, item_id, merged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -34,7 +34,7 @@ class PublicPages(Controller):
         return Template("conferences/page.html", context={"conference": conference, "items": items})
 
 
-def _conference_form(form: Form) -> None:
+def _conference_form(form: Form, seats_taken: int = 0) -> None:
     form.slug("slug")
     form.text("title", required=True)
     form.text("description", max_length=10_000)
@@ -48,14 +48,16 @@ def _conference_form(form: Form) -> None:
     form.choices("languages", ("de", "en"))
     form.text("organiser_name", max_length=500)
     form.email("organiser_email")
+    form.errors = {**logic.conference_errors(form.values, seats_taken), **form.errors}
 
 
-def _item_form(form: Form) -> None:
+def _item_form(form: Form, conference: asyncpg.Record) -> None:
     form.text("title", required=True)
     form.choice("kind", KINDS)
     form.moment("starts_at")
     form.moment("ends_at")
     form.text("room", max_length=500)
+    form.errors = {**logic.item_errors(form.values, conference), **form.errors}
 
 
 def _conference_fields(conference: asyncpg.Record) -> dict[str, Any]:
@@ -79,7 +81,7 @@ def _item_fields(item: asyncpg.Record, tz: str) -> dict[str, Any]:
 def _form_page(template: str, status: int = 200, **context: Any) -> Template:
     context.setdefault("errors", {})
     context.setdefault("kinds", KINDS)
-    return Template(template, context=context, status_code=status)
+    return Template(template, context=context, status_code=status, media_type=MediaType.HTML)
 
 
 class StaffConferencePages(Controller):
@@ -118,7 +120,7 @@ class StaffConferencePages(Controller):
     async def update_conference(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
         conference, items = await logic.load(db, slug, include_unpublished=True)
         form = Form(await request.form(), conference["timezone"])
-        _conference_form(form)
+        _conference_form(form, conference["seats_taken"])
         form.checkbox("published")
         if form.valid:
             values = {k: v for k, v in form.values.items() if v is not None}
@@ -145,7 +147,7 @@ class StaffConferencePages(Controller):
     async def create_item(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
         conference, _items = await logic.load(db, slug, include_unpublished=True)
         form = Form(await request.form(), conference["timezone"])
-        _item_form(form)
+        _item_form(form, conference)
         if form.valid:
             try:
                 await logic.add_item(db, slug, form.values)
@@ -180,7 +182,7 @@ class StaffConferencePages(Controller):
         conference, items = await logic.load(db, slug, include_unpublished=True)
         item = next((i for i in items if i["id"] == item_id), None)
         form = Form(await request.form(), conference["timezone"])
-        _item_form(form)
+        _item_form(form, conference)
         if form.valid:
             try:
                 await logic.change_item(db, slug, item_id, form.values)
