@@ -228,3 +228,21 @@ async def test_unpublished_conference_is_hidden(client, organiser):
     assert (await client.get("/api/v1/conferences")).json() == []
     assert (await client.get("/api/v1/conferences/fachtag-2027")).status_code == 404
     assert (await client.get("/conferences/fachtag-2027")).status_code == 404
+
+
+async def test_validation_messages_name_the_field_in_the_callers_language(client, organiser):
+    payload = conference_payload()
+    del payload["address"]
+    german = await client.post(
+        "/api/v1/conferences", json=payload, headers={**organiser.headers, "Accept-Language": "de"}
+    )
+    assert german.status_code == 400
+    assert german.json()["errors"] == [
+        {"field": "address", "message": "Bitte füllen Sie dieses Feld aus."}
+    ]
+    english = await client.post(
+        "/api/v1/conferences",
+        json=conference_payload(capacity=-1),
+        headers={**organiser.headers, "Accept-Language": "en"},
+    )
+    assert english.json()["errors"] == [{"field": "capacity", "message": "Must be 0 or more."}]
