@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +33,56 @@ def _secret_key(data_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to hand mail over, parsed from SMTP_URL:
+    smtp://host:port (plain), smtp+starttls://user:pw@host:587 (STARTTLS required),
+    smtps://user:pw@host:465 (TLS from the first byte); `?timeout=SECONDS` optional."""
+
+    hostname: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False
+    # aiosmtplib's default (None) upgrades only if the server offers it, which an attacker
+    # in the path can suppress; so STARTTLS is either required (True) or not tried (False).
+    start_tls: bool = False
+    timeout: float = 30.0
+
+
+# scheme: (default port, use_tls, start_tls)
+_SMTP_SCHEMES = {
+    "smtp": (25, False, False),
+    "smtp+starttls": (587, False, True),
+    "smtps": (465, True, False),
+}
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    parts = urlsplit(url)
+    if parts.scheme not in _SMTP_SCHEMES:
+        raise ValueError(
+            f"SMTP_URL: unknown scheme {parts.scheme!r}; use smtp://, smtp+starttls:// or smtps://"
+        )
+    if not parts.hostname:
+        raise ValueError("SMTP_URL: no host (e.g. smtp://127.0.0.1:8025)")
+    default_port, use_tls, start_tls = _SMTP_SCHEMES[parts.scheme]
+    timeout = 30.0
+    for key, _, value in (item.partition("=") for item in parts.query.split("&") if item):
+        if key != "timeout":
+            raise ValueError(f"SMTP_URL: unknown option {key!r} (only timeout=SECONDS)")
+        timeout = float(value)
+    return SmtpConfig(
+        hostname=parts.hostname,
+        port=parts.port or default_port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        use_tls=use_tls,
+        start_tls=start_tls,
+        timeout=timeout,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None
     smtp_url: str
@@ -40,6 +92,23 @@ class Settings:
     db_pool_size: int = 10
     db_connect_timeout: float = 3.0
     debug: bool = False
+    # Sender of every e-mail; empty means "tagung <noreply@{host of base_url}>".
+    mail_from: str = ""
+    # Run an e-mail worker loop in the web process. Off unless from_env turns it on, so an app
+    # built directly (tests, scripts) never sends mail behind the caller's back.
+    run_worker: bool = False
+
+    def __post_init__(self) -> None:
+        parse_smtp_url(self.smtp_url)  # a wrong SMTP_URL stops the start, not the first mail
+        if not self.mail_from:
+            host = urlsplit(self.base_url).hostname or "localhost"
+            object.__setattr__(self, "mail_from", f"tagung <noreply@{host}>")
+        if "@" not in parseaddr(self.mail_from)[1]:
+            raise ValueError(f"MAIL_FROM: {self.mail_from!r} has no address (e.g. a <b@c.de>)")
+
+    @property
+    def smtp(self) -> SmtpConfig:
+        return parse_smtp_url(self.smtp_url)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,4 +121,7 @@ class Settings:
             data_dir=data_dir,
             db_pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
             debug=os.environ.get("TAGUNG_DEBUG", "") == "1",
+            mail_from=os.environ.get("MAIL_FROM", ""),
+            # `tagung serve --no-worker` sets it; web processes are spawned and read it here.
+            run_worker=os.environ.get("TAGUNG_NO_WORKER", "") != "1",
         )
