@@ -1,0 +1,137 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1 and a free port, keeping what it receives.
+
+Import the fixture explicitly (`from tests.smtp_server import smtp_server`); only the root
+conftest may declare pytest_plugins. The server runs in its own thread and event loop, so the
+code under test talks to it over a real socket. `stop()` and `start()` simulate an outage on
+the same port; `stall_after(n)` makes it hang in the middle of a transaction, as a server going
+down mid-batch does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    raw: bytes
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.server.refused_recipients:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.server._stall_now():
+            # Hang without an answer until the server is stopped (the task is then cancelled
+            # and the connection dropped): the message was never accepted.
+            await asyncio.get_running_loop().create_future()
+        raw = envelope.original_content or envelope.content
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        self.server._keep(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
+        return "250 OK: queued"
+
+
+class SmtpServer:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or _free_port()
+        self.refused_recipients: set[str] = set()
+        self._received: list[Received] = []
+        self._lock = threading.Lock()
+        self._stall_at: int | None = None
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def start(self) -> None:
+        """Starts (again) on the same port; a fresh controller, since a stopped one is spent."""
+        assert self._controller is None, "already running"
+        controller = Controller(
+            _Handler(self), hostname=self.host, port=self.port, enable_SMTPUTF8=True
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stops listening and drops open connections. Blocks briefly: from async code while
+        the code under test runs in the same loop, use `await asyncio.to_thread(server.stop)`."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def stall_after(self, count: int | None) -> None:
+        """Accept messages until `count` have arrived in total, then hang on every further one;
+        None accepts again."""
+        with self._lock:
+            self._stall_at = count
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def message_ids(self) -> list[str]:
+        return [r.message["Message-ID"] for r in self.messages]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    async def wait_for(self, count: int, seconds: float = 10.0) -> list[Received]:
+        """Waits until at least `count` messages have arrived; fails the test after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while len(received := self.messages) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"SMTP server got {len(received)} message(s), expected {count}")
+            await asyncio.sleep(0.02)
+        return received
+
+    def _stall_now(self) -> bool:
+        with self._lock:
+            return self._stall_at is not None and len(self._received) >= self._stall_at
+
+    def _keep(self, received: Received) -> None:
+        with self._lock:
+            self._received.append(received)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server for one test; `smtp_server.url` is its SMTP_URL."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
