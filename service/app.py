@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import conferences, health, staff
+from service import conferences, health, outbox, staff
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers
@@ -85,7 +85,9 @@ def create_app(settings: Settings | None = None, domains: list[Router] | None = 
         app.state.pool = pool
         rate_limit_store.pool = pool
         try:
-            yield
+            # The e-mail worker loop of this process, unless settings.run_worker is off.
+            async with outbox.background_worker(pool, settings):
+                yield
         finally:
             await pool.close()
 

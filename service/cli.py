@@ -1,4 +1,4 @@
-"""The `tagung` command: serve, migrate, demo, staff accounts and tokens.
+"""The `tagung` command: serve, migrate, demo, the e-mail worker, staff accounts and tokens.
 
 Exit codes: 0 done, 1 refused (e.g. the account exists), 2 bad arguments,
 3 the database cannot be reached or migrated.
@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -122,6 +123,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    if args.no_worker:
+        os.environ["TAGUNG_NO_WORKER"] = "1"  # read by Settings.from_env in each web process
     with database(settings) as url:
         if args.migrate:
             asyncio.run(_migrate(url))
@@ -142,6 +145,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_access=False,  # our own request log leaves out personal data
             workers_kill_timeout=8,
         ).serve()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from service.app import create_app
+    from service.outbox import run_standalone
+
+    with database(settings) as url:
+        # Building the app is the wiring, which registers every domain's mail renderers.
+        create_app(replace(settings, database_url=url))
+        asyncio.run(run_standalone(settings, url))
     return 0
 
 
@@ -230,12 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1, help="web processes")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     serve.add_argument("--demo", action="store_true", help="load the demo conference if missing")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="send no e-mail from the web processes"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     commands.add_parser("migrate", help="apply pending migrations").set_defaults(
         handler=cmd_migrate
     )
     commands.add_parser("demo", help="load the demo conference").set_defaults(handler=cmd_demo)
+    commands.add_parser("worker", help="run the e-mail worker alone").set_defaults(
+        handler=cmd_worker
+    )
 
     staff = commands.add_parser("staff", help="staff accounts and API tokens")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
