@@ -215,7 +215,7 @@ class OutboxWorker:
                 try:
                     await self.drain()
                 except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
-                    log.warning("outbox worker: database unavailable (%s)", _describe(exc))
+                    log.warning("outbox worker: database error (%s); trying again", _describe(exc))
                 except Exception:
                     # A bug: keep the loop alive (and the mail waiting), try again later.
                     log.exception("outbox worker: batch failed; trying again shortly")
