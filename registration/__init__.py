@@ -1,1 +1,17 @@
-"""placeholder"""
+"""Attendees: registration with double opt-in, waiting list, tickets, self-service.
+
+Public surface for other domains: `router`, `TEMPLATES`, and the provider hooks
+`registration.views.provide_forum_signups` and `registration.calendar.provide_events`.
+"""
+
+from pathlib import Path
+
+from litestar import Router
+
+from registration import logic  # noqa: F401  (registers the conference-change handler)
+from registration.api import RegistrationAPI
+from registration.pages import RegistrationPages
+from registration.selfservice import SelfService
+
+TEMPLATES = Path(__file__).parent / "templates"
+router = Router(path="/", route_handlers=[RegistrationAPI, RegistrationPages, SelfService])

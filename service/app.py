@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -69,7 +69,7 @@ def _key(settings: Settings, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}:{settings.secret_key}".encode()).digest()
 
 
-def create_app(settings: Settings | None = None, domains: list[Router] | None = None) -> Litestar:
+def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if settings.database_url is None:
         raise RuntimeError("create_app needs settings.database_url (the CLI starts one if unset)")
@@ -91,10 +91,12 @@ def create_app(settings: Settings | None = None, domains: list[Router] | None = 
         finally:
             await pool.close()
 
-    # Each domain package hands in a router and its template folder; none exist yet beyond
-    # the shell, so later issues only add them to this list.
-    domain_routers = domains if domains is not None else []
-    template_dirs: list[Path] = []
+    # Each domain hands in its router and its template folder. Only this function (and the
+    # CLI) may import the domains; the shell itself knows none of them.
+    import registration
+
+    domain_routers = [registration.router]
+    template_dirs = [registration.TEMPLATES]
 
     return Litestar(
         route_handlers=[
@@ -152,5 +154,7 @@ def create_app(settings: Settings | None = None, domains: list[Router] | None = 
                 )
             ],
         ),
+        # Forms and JSON bodies here are small; a bigger body is refused (413) unread.
+        request_max_body_size=1_000_000,
         debug=settings.debug,
     )

@@ -47,7 +47,7 @@ class EmbeddedPostgres:
         self._server.cleanup()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
@@ -58,7 +58,7 @@ async def create_pool(url: str, *, size: int = 10, connect_timeout: float = 3.0)
         url,
         min_size=0,
         max_size=size,
-        init=_init_connection,
+        init=init_connection,
         timeout=connect_timeout,
         command_timeout=30,
     )

@@ -97,6 +97,9 @@ class Settings:
     # Run an e-mail worker loop in the web process. Off unless from_env turns it on, so an app
     # built directly (tests, scripts) never sends mail behind the caller's back.
     run_worker: bool = False
+    # Per-client limits on login, registration and link use. Benchmarks that drive thousands
+    # of requests from one address turn them off with TAGUNG_RATE_LIMITS=off.
+    rate_limits: bool = True
 
     def __post_init__(self) -> None:
         parse_smtp_url(self.smtp_url)  # a wrong SMTP_URL stops the start, not the first mail
@@ -124,4 +127,5 @@ class Settings:
             mail_from=os.environ.get("MAIL_FROM", ""),
             # `tagung serve --no-worker` sets it; web processes are spawned and read it here.
             run_worker=os.environ.get("TAGUNG_NO_WORKER", "") != "1",
+            rate_limits=os.environ.get("TAGUNG_RATE_LIMITS", "on") != "off",
         )

@@ -7,7 +7,6 @@ from typing import Any
 import asyncpg
 from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.exceptions import NotFoundException
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -23,9 +22,10 @@ from service.auth import (
 from service.conferences import queries as conference_queries
 from service.db import DB
 from service.i18n import gettext as _
+from service.ratelimit import per_client
 
 # Ten login attempts a minute per client address, counted in PostgreSQL for all processes.
-LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="rate_limit")
+LOGIN_RATE_LIMIT = per_client("login", 10)
 
 
 class StaffExists(Exception):
@@ -102,7 +102,7 @@ class LoginPages(Controller):
     async def login_form(self, next: FromQuery[str | None] = None) -> Template:
         return Template("staff/login.html", context={"next": _safe_next(next), "error": None})
 
-    @post("/login", middleware=[LOGIN_RATE_LIMIT.middleware])
+    @post("/login", middleware=[LOGIN_RATE_LIMIT])
     async def login(self, request: Request, db: DB) -> Any:
         form = await request.form()
         email, password = form.get("email", ""), form.get("password", "")

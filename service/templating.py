@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from litestar.plugins.jinja import JinjaTemplateEngine as _Engine
 from litestar.template.config import TemplateConfig
 
-from service import i18n
+from service import i18n, tokens
 
 SERVICE_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -46,7 +46,12 @@ def build_environment(template_dirs: list[Path]) -> Environment:
         language_names=i18n.LANGUAGE_NAMES,
         language_url=language_url,
     )
-    env.filters.update(day=i18n.format_day, clock=i18n.format_clock, moment=i18n.format_moment)
+    env.filters.update(
+        day=i18n.format_day,
+        clock=i18n.format_clock,
+        moment=i18n.format_moment,
+        grouped=tokens.grouped,
+    )
     return env
 
 

@@ -16,7 +16,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.db import EmbeddedPostgres
+from service.db import EmbeddedPostgres, init_connection
 from service.migrate import migrate
 from service.settings import PROJECT_ROOT, Settings
 from service.staff import create_staff, issue_token
@@ -69,7 +69,7 @@ async def database_url(create_database) -> str:
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, init=init_connection)
     yield pool
     await pool.close()
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from litestar.exceptions import NotFoundException
 
+from service import events
 from service.conferences import queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
 from service.errors import FieldErrors
@@ -84,7 +85,11 @@ async def update_conference(db: asyncpg.Connection, slug: str, changes: dict[str
                 )
             if errors:
                 raise FieldErrors(errors)
-            await queries.update(db, current["id"], changes)
+            changed = {k: v for k, v in changes.items() if current[k] != v}
+            if changed:
+                await queries.update(db, current["id"], changed)
+                updated = await queries.by_slug(db, merged["slug"])
+                await events.conference_changed(db, updated, changed)
     except asyncpg.UniqueViolationError:
         raise _slug_taken() from None
     return merged["slug"]

@@ -1,0 +1,98 @@
+"""JSON API for attendees (keyed by their self-service token) and for staff."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from registration import logic, queries
+from registration.schemas import (
+    Accepted,
+    Cancelled,
+    Confirmed,
+    ConfirmRequest,
+    LanguageChange,
+    Registration,
+    RegistrationCreate,
+)
+from registration.views import registration_view, token_key
+from service.db import DB
+from service.ratelimit import per_client
+
+REGISTRATION_LIMIT = per_client("registration", 30)
+LINK_LIMIT = per_client("links", 120)
+
+
+class RegistrationAPI(Controller):
+    path = "/api/v1"
+    tags = ["registration"]
+
+    @post(
+        "/conferences/{slug:str}/registrations",
+        status_code=HTTP_202_ACCEPTED,
+        middleware=[REGISTRATION_LIMIT],
+        summary="Register for a conference (double opt-in: a confirmation e-mail goes out)",
+        description="The same answer whether the address is new or already registered.",
+    )
+    async def register(
+        self, db: DB, state: State, slug: FromPath[str], data: JSONBody[RegistrationCreate]
+    ) -> Accepted:
+        needs = data.needs if data.needs is not None and data.needs.given() else None
+        fields = {
+            "name": data.name,
+            "email": data.email,
+            "organisation": data.organisation.strip(),
+            "category": data.category,
+            "language": data.language,
+            "needs": msgspec.to_builtins(needs) if needs else {},
+        }
+        await logic.register(
+            db, token_key(state.settings), slug, fields, msgspec.to_builtins(data.consents)
+        )
+        return Accepted()
+
+    @post(
+        "/registrations/confirm",
+        status_code=200,
+        middleware=[LINK_LIMIT],
+        summary="Confirm an e-mail address with the token from the confirmation link",
+    )
+    async def confirm(self, db: DB, state: State, data: JSONBody[ConfirmRequest]) -> Confirmed:
+        status, manage_token = await logic.confirm(db, token_key(state.settings), data.token)
+        return Confirmed(status=status, manage_token=manage_token)  # type: ignore[arg-type]
+
+    @get(
+        "/registrations/{token:str}",
+        middleware=[LINK_LIMIT],
+        summary="One's own registration: status, ticket, waiting-list place, forums",
+    )
+    async def show(self, db: DB, state: State, token: FromPath[str]) -> Registration:
+        registration = await logic.by_manage_token(db, token)
+        return await registration_view(db, state.settings, registration)
+
+    @patch(
+        "/registrations/{token:str}",
+        middleware=[LINK_LIMIT],
+        summary="Change the language of one's e-mails and pages",
+    )
+    async def change(
+        self, db: DB, state: State, token: FromPath[str], data: JSONBody[LanguageChange]
+    ) -> Registration:
+        registration = await logic.by_manage_token(db, token)
+        await queries.set_language(db, registration["id"], data.language)
+        registration = await queries.by_id(db, registration["id"])
+        return await registration_view(db, state.settings, registration)
+
+    @delete(
+        "/registrations/{token:str}",
+        status_code=200,
+        middleware=[LINK_LIMIT],
+        summary="Cancel one's registration (again: the same answer)",
+    )
+    async def cancel(self, db: DB, token: FromPath[str]) -> Cancelled:
+        registration = await logic.by_manage_token(db, token)
+        await logic.cancel(db, registration["id"])
+        return Cancelled()

@@ -1,0 +1,63 @@
+"""Calendar entries of a registration: the conference, and (handed in by forums) its forums."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from registration import views
+from service.ical import CalendarEvent, build_calendar
+from service.settings import Settings
+
+
+def _domain(settings: Settings) -> str:
+    return urlsplit(settings.base_url).hostname or "tagung.invalid"
+
+
+def conference_event(
+    settings: Settings, conference: asyncpg.Record, registration: asyncpg.Record
+) -> CalendarEvent:
+    urls = views.links(settings, registration)
+    location = ", ".join(p for p in (conference["venue"], conference["address"]) if p)
+    return CalendarEvent(
+        # Stable for this registration, so calendar programs update the entry they already have.
+        uid=f"registration-{registration['id']}@{_domain(settings)}",
+        sequence=registration["calendar_sequence"],
+        summary=conference["title"],
+        starts_at=conference["starts_at"],
+        ends_at=conference["ends_at"],
+        location=location,
+        description=f"{conference['description']}\n\n{urls['page']}".strip(),
+        url=urls["page"],
+        # Calendar programs treat an invitation without an organiser as no invitation.
+        organizer_email=conference["organiser_email"] or f"noreply@{_domain(settings)}",
+        organizer_name=conference["organiser_name"] or None,
+        attendee_email=registration["email"],
+        attendee_name=registration["name"],
+        cancelled=registration["status"] == "cancelled",
+        timezone=conference["timezone"],
+    )
+
+
+async def calendar_file(
+    db: asyncpg.Connection, settings: Settings, registration: asyncpg.Record, method: str
+) -> bytes:
+    """REQUEST for invitations and updates by e-mail, CANCEL when cancelled, PUBLISH for
+    downloads and the subscription feed (which always shows the current state)."""
+    conference = await db.fetchrow(
+        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
+    )
+    events = [conference_event(settings, conference, registration)]
+    for provider in _extra_events:
+        events.extend(await provider(db, settings, registration))
+    return build_calendar(events, method=method, name=conference["title"])  # type: ignore[arg-type]
+
+
+# Forums add their entries at wiring time (registration does not import forums).
+_extra_events: list = []
+
+
+def provide_events(provider) -> None:  # type: ignore[no-untyped-def]
+    if provider not in _extra_events:
+        _extra_events.append(provider)

@@ -1,0 +1,229 @@
+"""Registration rules: double opt-in, one place per confirmed attendee, the waiting list.
+
+Locks are always taken in one order — the conference row, then registration rows — so that
+confirmations, cancellations and capacity changes running at the same moment never deadlock,
+and the seat count is only ever changed under the conference row's lock by one atomic UPDATE.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from litestar.exceptions import NotFoundException
+
+from registration import queries
+from service import events, outbox, tokens
+from service.conferences import queries as conference_queries
+from service.errors import Conflict, FieldErrors
+from service.i18n import gettext as _
+
+# Versions of the texts a person agreed to; a new text gets a new version.
+CONSENT_TEXT_VERSIONS = {
+    "privacy": "2026-11-25",
+    "special_category": "2026-11-25",
+    "photos": "2026-11-25",
+}
+
+# Outbox kinds, rendered by registration.mails
+MAIL_CONFIRM = "registration.confirm"
+MAIL_MANAGE_LINK = "registration.manage_link"
+MAIL_TICKET = "registration.ticket"
+MAIL_WAITLISTED = "registration.waitlisted"
+MAIL_PROMOTED = "registration.promoted"
+MAIL_CANCELLED = "registration.cancelled"
+MAIL_CONFERENCE_CHANGED = "registration.conference_changed"
+
+
+def invalid_link() -> NotFoundException:
+    # The same answer for a forged, an expired and a mistyped link: it reveals nothing.
+    return NotFoundException(
+        _("This link is not valid (any more). Please use the link from your latest e-mail.")
+    )
+
+
+def token(key: bytes, purpose: str, salt: bytes) -> str:
+    return tokens.derive(key, purpose, salt)
+
+
+async def _mail(db: asyncpg.Connection, kind: str, registration: asyncpg.Record | dict) -> None:
+    await outbox.enqueue(
+        db,
+        kind,
+        recipient=registration["email"],
+        language=registration["language"],
+        ref_id=registration["id"],
+    )
+
+
+def check_window(conference: asyncpg.Record) -> None:
+    """409 with the reason when registration is not open now."""
+    if conference["registration_open"]:
+        return
+    if conference["registration_closes_at"] <= datetime.now(UTC):
+        raise Conflict(_("Registration for this conference has closed."))
+    raise Conflict(_("Registration for this conference has not opened yet."))
+
+
+async def open_conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
+    """The published conference, if registration is open now; else 404 or 409 with the reason."""
+    conference = await conference_queries.by_slug(db, slug)
+    if conference is None or not conference["published"]:
+        raise NotFoundException(_("There is no conference at this address."))
+    check_window(conference)
+    return conference
+
+
+def consent_errors(consents: dict[str, bool], needs_given: bool) -> dict[str, str]:
+    errors = {}
+    if not consents.get("privacy"):
+        errors["consents.privacy"] = _("Please confirm that you have read the privacy notice.")
+    if needs_given and not consents.get("special_category"):
+        errors["consents.special_category"] = _(
+            "We may only store your needs with your consent. Please consent or leave the "
+            "needs empty."
+        )
+    return errors
+
+
+async def register(
+    db: asyncpg.Connection,
+    key: bytes,
+    slug: str,
+    fields: dict[str, Any],
+    consents: dict[str, bool],
+) -> None:
+    """Always the same outcome for the caller, whether the address is new or known: a mail
+    goes out — the confirmation link, or for a confirmed address its self-service link."""
+    fields = {**fields, "email": fields["email"].strip().lower(), "name": fields["name"].strip()}
+    needs_given = bool(fields.get("needs"))
+    errors = consent_errors(consents, needs_given)
+    if errors:
+        raise FieldErrors(errors)
+    if not needs_given:
+        fields["needs"] = {}
+    async with db.transaction():
+        conference = await open_conference(db, slug)
+        salts = {purpose: tokens.new_salt() for purpose in ("confirm", "manage", "ticket")}
+        hashes = {p: tokens.digest(token(key, p, salt)) for p, salt in salts.items()}
+        registration_id = await queries.insert(db, conference["id"], fields, salts, hashes)
+        if registration_id is not None:
+            given = {kind: CONSENT_TEXT_VERSIONS[kind] for kind, yes in consents.items() if yes}
+            await queries.add_consents(db, registration_id, given)
+            await _mail(db, MAIL_CONFIRM, {**fields, "id": registration_id})
+            return
+        existing = await queries.active_by_email(db, conference["id"], fields["email"])
+        if existing["status"] == "pending_confirmation":
+            if existing["expired"]:
+                salt = tokens.new_salt()
+                await queries.renew_confirmation(
+                    db, existing["id"], salt, tokens.digest(token(key, "confirm", salt))
+                )
+            await _mail(db, MAIL_CONFIRM, existing)
+        else:
+            await _mail(db, MAIL_MANAGE_LINK, existing)
+
+
+async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
+    """(status, manage token). Using a link twice gives the same answer again."""
+    if not tokens.looks_valid(confirm_token):
+        raise invalid_link()
+    async with db.transaction():
+        found = await queries.by_hash(db, "confirm_hash", tokens.digest(confirm_token))
+        if found is None:
+            raise invalid_link()
+        await queries.lock_conference(db, found["conference_id"])
+        registration = await queries.by_id(db, found["id"], lock=True)
+        status = registration["status"]
+        if status == "cancelled":
+            raise Conflict(_("This registration was cancelled. You are welcome to register again."))
+        if status == "pending_confirmation":
+            if registration["expired"]:
+                raise invalid_link()
+            if await queries.take_seat(db, registration["conference_id"]):
+                await queries.mark_confirmed(db, registration["id"])
+                status = "confirmed"
+                await _mail(db, MAIL_TICKET, registration)
+            else:
+                await queries.mark_waitlisted(db, registration["id"])
+                status = "waitlisted"
+                await _mail(db, MAIL_WAITLISTED, registration)
+    return status, token(key, "manage", registration["manage_salt"])
+
+
+async def by_manage_token(db: asyncpg.Connection, manage_token: str) -> asyncpg.Record:
+    if not tokens.looks_valid(manage_token):
+        raise invalid_link()
+    registration = await queries.by_hash(db, "manage_hash", tokens.digest(manage_token))
+    if registration is None:
+        raise invalid_link()
+    return registration
+
+
+async def _fill_freed_seat(db: asyncpg.Connection, conference_id: int) -> None:
+    """A place became free: the first on the waiting list gets it at once, else it is free."""
+    waiting = await queries.first_waiting(db, conference_id)
+    if waiting is None:
+        await queries.release_seat(db, conference_id)
+        return
+    await queries.mark_confirmed(db, waiting["id"])
+    await _mail(db, MAIL_PROMOTED, waiting)
+
+
+async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
+    """Cancels (again: nothing happens); a held place goes to the first person waiting."""
+    async with db.transaction():
+        found = await queries.by_id(db, registration_id)
+        if found is None:
+            raise invalid_link()
+        await queries.lock_conference(db, found["conference_id"])
+        registration = await queries.by_id(db, registration_id, lock=True)
+        if registration["status"] == "cancelled":
+            return
+        await queries.mark_cancelled(db, registration_id)
+        if registration["status"] == "confirmed":
+            await _fill_freed_seat(db, registration["conference_id"])
+        await _mail(db, MAIL_CANCELLED, registration)
+
+
+async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) -> int:
+    """After the capacity grew: as many as now fit move up from the waiting list, in order."""
+    promoted = 0
+    while True:
+        waiting = await queries.first_waiting(db, conference_id)
+        if waiting is None or not await queries.take_seat(db, conference_id):
+            return promoted
+        await queries.mark_confirmed(db, waiting["id"])
+        await _mail(db, MAIL_PROMOTED, waiting)
+        promoted += 1
+
+
+CALENDAR_FIELDS = {"title", "starts_at", "ends_at", "venue", "address", "description"}
+
+
+@events.on_conference_changed
+async def conference_changed(
+    db: asyncpg.Connection, conference: asyncpg.Record, changes: dict[str, Any]
+) -> None:
+    """Runs inside the conference update, with the conference row locked."""
+    if "capacity" in changes:
+        await promote_into_free_seats(db, conference["id"])
+    if CALENDAR_FIELDS & changes.keys():
+        for attendee in await queries.bump_calendars(db, conference["id"]):
+            await _mail(db, MAIL_CONFERENCE_CHANGED, attendee)
+
+
+async def reissue_ticket(db: asyncpg.Connection, key: bytes, registration_id: int) -> None:
+    """A new ticket secret (the old one stops working) and a mail with the new ticket."""
+    async with db.transaction():
+        registration = await queries.by_id(db, registration_id, lock=True)
+        if registration is None:
+            raise NotFoundException(_("There is no such registration."))
+        if registration["status"] != "confirmed":
+            raise Conflict(_("Only a confirmed registration has a ticket."))
+        salt = tokens.new_salt()
+        await queries.new_ticket(
+            db, registration_id, salt, tokens.digest(token(key, "ticket", salt))
+        )
+        await _mail(db, MAIL_TICKET, registration)

@@ -1,0 +1,136 @@
+"""HTML: the registration form, the confirmation page, the privacy notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from registration import logic, options
+from registration.views import token_key
+from service.conferences import queries as conference_queries
+from service.conferences.logic import not_found
+from service.db import DB
+from service.errors import FieldErrors
+from service.forms import Form
+from service.i18n import current_language
+from service.ratelimit import per_client
+
+REGISTRATION_LIMIT = per_client("registration-form", 30)
+LINK_LIMIT = per_client("links", 120)
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Template:
+    context.setdefault("errors", {})
+    context.setdefault("options", options)
+    return Template(template, context=context, status_code=status, media_type=MediaType.HTML)
+
+
+def read_form(form: Form) -> tuple[dict[str, Any], dict[str, bool]]:
+    form.text("name", required=True)
+    form.email("email", required=True)
+    form.text("organisation")
+    form.choice("category", options.CATEGORY_VALUES)
+    form.choice("language", ("de", "en"))
+    accessibility = form.choices("accessibility", options.ACCESSIBILITY_VALUES, at_least=0)
+    interpretation = form.text("interpretation", max_length=60)
+    dietary = form.choices("dietary", options.DIET_VALUES, at_least=0)
+    notes = form.text("notes", max_length=1000)
+    needs = {
+        "accessibility": accessibility,
+        "interpretation": interpretation or None,
+        "dietary": dietary,
+        "notes": notes,
+    }
+    needs_given = bool(accessibility or interpretation or dietary or notes)
+    consents = {
+        kind: form.checkbox(f"consent_{kind}") for kind in ("privacy", "special_category", "photos")
+    }
+    for field, message in logic.consent_errors(consents, needs_given).items():
+        form.errors.setdefault(field.replace("consents.", "consent_"), message)
+    fields = {
+        k: form.values.get(k) for k in ("name", "email", "organisation", "category", "language")
+    }
+    fields["needs"] = needs if needs_given else {}
+    return fields, consents
+
+
+class RegistrationPages(Controller):
+    include_in_schema = False
+
+    @get("/conferences/{slug:str}/register")
+    async def form(self, db: DB, slug: FromPath[str]) -> Template:
+        conference = await self._conference(db, slug)
+        return _page(
+            "registration/form.html",
+            conference=conference,
+            fields={"language": current_language.get()},
+            closed=self._closed_reason(conference),
+        )
+
+    @post("/conferences/{slug:str}/register", middleware=[REGISTRATION_LIMIT])
+    async def submit(self, request: Request, db: DB, state: State, slug: FromPath[str]) -> Any:
+        conference = await self._conference(db, slug)
+        form = Form(await request.form())
+        fields, consents = read_form(form)
+        if form.valid:
+            try:
+                await logic.register(db, token_key(state.settings), slug, fields, consents)
+                return _page(
+                    "registration/check_inbox.html", conference=conference, email=fields["email"]
+                )
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+            except HTTPException as exc:
+                if exc.status_code != 409:
+                    raise
+                return _page(
+                    "registration/form.html",
+                    409,
+                    conference=conference,
+                    fields=form.redisplay(),
+                    closed=exc.detail,
+                )
+        return _page(
+            "registration/form.html",
+            400,
+            conference=conference,
+            fields=form.redisplay(),
+            errors=form.errors,
+            closed=None,
+        )
+
+    @get("/conferences/{slug:str}/privacy")
+    async def privacy(self, db: DB, slug: FromPath[str]) -> Template:
+        conference = await self._conference(db, slug)
+        return _page(
+            "registration/privacy.html", conference=conference, versions=logic.CONSENT_TEXT_VERSIONS
+        )
+
+    @get("/confirm/{token:str}", middleware=[LINK_LIMIT])
+    async def confirm_page(self, token: FromPath[str]) -> Template:
+        # Only a button here: mail scanners that open links must not confirm anything.
+        return _page("registration/confirm.html", token=token)
+
+    @post("/confirm/{token:str}", middleware=[LINK_LIMIT])
+    async def confirm(self, db: DB, state: State, token: FromPath[str]) -> Redirect:
+        _status, manage_token = await logic.confirm(db, token_key(state.settings), token)
+        return Redirect(f"/r/{manage_token}?confirmed=1")
+
+    async def _conference(self, db: DB, slug: str):  # type: ignore[no-untyped-def]
+        conference = await conference_queries.by_slug(db, slug)
+        if conference is None or not conference["published"]:
+            raise not_found()
+        return conference
+
+    @staticmethod
+    def _closed_reason(conference) -> str | None:  # type: ignore[no-untyped-def]
+        try:
+            logic.check_window(conference)
+        except HTTPException as exc:
+            return exc.detail
+        return None

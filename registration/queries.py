@@ -1,0 +1,210 @@
+"""Every SQL statement of the registration domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+CONFIRM_VALIDITY = "48 hours"
+
+_COLUMNS = """
+    r.id, r.conference_id, r.email, r.name, r.organisation, r.category, r.language, r.needs,
+    r.status, r.confirm_salt, r.confirm_expires_at, r.confirm_expires_at < now() AS expired,
+    r.manage_salt, r.ticket_salt, r.waitlist_position, r.calendar_sequence, r.created_at,
+    r.confirmed_at, r.cancelled_at
+"""
+
+
+async def insert(
+    db: asyncpg.Connection,
+    conference_id: int,
+    fields: dict[str, Any],
+    salts: dict[str, bytes],
+    hashes: dict[str, bytes],
+) -> int | None:
+    """A new pending registration, or None when the address already has an active one."""
+    return await db.fetchval(
+        f"""
+        INSERT INTO registrations (conference_id, email, name, organisation, category, language,
+            needs, confirm_salt, confirm_hash, confirm_expires_at, manage_salt, manage_hash,
+            ticket_salt, ticket_hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + interval '{CONFIRM_VALIDITY}',
+                $10, $11, $12, $13)
+        ON CONFLICT (conference_id, email) WHERE status <> 'cancelled' DO NOTHING
+        RETURNING id
+        """,
+        conference_id,
+        fields["email"],
+        fields["name"],
+        fields["organisation"],
+        fields["category"],
+        fields["language"],
+        fields["needs"],
+        salts["confirm"],
+        hashes["confirm"],
+        salts["manage"],
+        hashes["manage"],
+        salts["ticket"],
+        hashes["ticket"],
+    )
+
+
+async def add_consents(
+    db: asyncpg.Connection, registration_id: int, consents: dict[str, str]
+) -> None:
+    """`consents` maps kind → version of the text that was shown."""
+    await db.executemany(
+        "INSERT INTO consents (registration_id, kind, text_version) VALUES ($1, $2, $3) "
+        "ON CONFLICT (registration_id, kind) DO UPDATE SET text_version = excluded.text_version, "
+        "given_at = now()",
+        [(registration_id, kind, version) for kind, version in consents.items()],
+    )
+
+
+async def consents(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT kind, text_version, given_at FROM consents WHERE registration_id = $1 "
+        "ORDER BY kind",
+        registration_id,
+    )
+
+
+async def active_by_email(
+    db: asyncpg.Connection, conference_id: int, email: str
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM registrations r WHERE r.conference_id = $1 AND r.email = $2 "
+        "AND r.status <> 'cancelled' FOR UPDATE",
+        conference_id,
+        email,
+    )
+
+
+async def by_hash(db: asyncpg.Connection, column: str, digest: bytes) -> asyncpg.Record | None:
+    assert column in ("confirm_hash", "manage_hash", "ticket_hash")
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM registrations r WHERE r.{column} = $1", digest
+    )
+
+
+async def by_id(
+    db: asyncpg.Connection, registration_id: int, *, lock: bool = False
+) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM registrations r WHERE r.id = $1{suffix}", registration_id
+    )
+
+
+async def lock_conference(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record:
+    """Every change of a conference's seats or waiting list takes this lock first, then the
+    registration rows: one order everywhere, so two such changes never deadlock."""
+    return await db.fetchrow(
+        "SELECT id, capacity, seats_taken FROM conferences WHERE id = $1 FOR UPDATE",
+        conference_id,
+    )
+
+
+async def renew_confirmation(
+    db: asyncpg.Connection, registration_id: int, salt: bytes, digest: bytes
+) -> None:
+    await db.execute(
+        f"UPDATE registrations SET confirm_salt = $2, confirm_hash = $3, "
+        f"confirm_expires_at = now() + interval '{CONFIRM_VALIDITY}', updated_at = now() "
+        "WHERE id = $1",
+        registration_id,
+        salt,
+        digest,
+    )
+
+
+async def take_seat(db: asyncpg.Connection, conference_id: int) -> bool:
+    """One place, if one is free: the check and the count are one atomic statement."""
+    return bool(
+        await db.fetchval(
+            "UPDATE conferences SET seats_taken = seats_taken + 1 "
+            "WHERE id = $1 AND seats_taken < capacity RETURNING 1",
+            conference_id,
+        )
+    )
+
+
+async def release_seat(db: asyncpg.Connection, conference_id: int) -> None:
+    await db.execute(
+        "UPDATE conferences SET seats_taken = seats_taken - 1 WHERE id = $1", conference_id
+    )
+
+
+async def mark_confirmed(db: asyncpg.Connection, registration_id: int) -> None:
+    await db.execute(
+        "UPDATE registrations SET status = 'confirmed', waitlist_position = NULL, "
+        "confirmed_at = now(), updated_at = now() WHERE id = $1",
+        registration_id,
+    )
+
+
+async def mark_waitlisted(db: asyncpg.Connection, registration_id: int) -> None:
+    await db.execute(
+        "UPDATE registrations SET status = 'waitlisted', "
+        "waitlist_position = nextval('waitlist_order'), updated_at = now() WHERE id = $1",
+        registration_id,
+    )
+
+
+async def mark_cancelled(db: asyncpg.Connection, registration_id: int) -> None:
+    await db.execute(
+        "UPDATE registrations SET status = 'cancelled', waitlist_position = NULL, "
+        "cancelled_at = now(), calendar_sequence = calendar_sequence + 1, updated_at = now() "
+        "WHERE id = $1",
+        registration_id,
+    )
+
+
+async def first_waiting(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM registrations r WHERE r.conference_id = $1 "
+        "AND r.status = 'waitlisted' ORDER BY r.waitlist_position LIMIT 1 FOR UPDATE",
+        conference_id,
+    )
+
+
+async def waitlist_place(db: asyncpg.Connection, registration: asyncpg.Record) -> int | None:
+    """1-based place on the conference's waiting list."""
+    if registration["status"] != "waitlisted":
+        return None
+    return await db.fetchval(
+        "SELECT count(*) FROM registrations WHERE conference_id = $1 AND status = 'waitlisted' "
+        "AND waitlist_position <= $2",
+        registration["conference_id"],
+        registration["waitlist_position"],
+    )
+
+
+async def set_language(db: asyncpg.Connection, registration_id: int, language: str) -> None:
+    await db.execute(
+        "UPDATE registrations SET language = $2, updated_at = now() WHERE id = $1",
+        registration_id,
+        language,
+    )
+
+
+async def new_ticket(
+    db: asyncpg.Connection, registration_id: int, salt: bytes, digest: bytes
+) -> None:
+    await db.execute(
+        "UPDATE registrations SET ticket_salt = $2, ticket_hash = $3, updated_at = now() "
+        "WHERE id = $1",
+        registration_id,
+        salt,
+        digest,
+    )
+
+
+async def bump_calendars(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """A new SEQUENCE for everyone holding a place, after the conference itself changed."""
+    return await db.fetch(
+        "UPDATE registrations SET calendar_sequence = calendar_sequence + 1 "
+        "WHERE conference_id = $1 AND status = 'confirmed' RETURNING id, email, language",
+        conference_id,
+    )

@@ -1,0 +1,118 @@
+"""The self-service page behind the link in every e-mail: status, ticket, calendar, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from registration import calendar, logic, options, queries
+from registration.views import links, registration_view, ticket_secret
+from service.db import DB
+from service.i18n import current_language
+from service.i18n import gettext as _
+from service.qr import qr_png, qr_svg
+from service.ratelimit import per_client
+
+LINK_LIMIT = per_client("links", 120)
+ICS = "text/calendar; charset=utf-8"
+# Personal pages: never cached by shared caches, never indexed.
+PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+
+
+class SelfService(Controller):
+    path = "/r/{token:str}"
+    include_in_schema = False
+    middleware = [LINK_LIMIT]
+
+    @get("/")
+    async def page(self, db: DB, state: State, token: FromPath[str]) -> Template:
+        registration = await logic.by_manage_token(db, token)
+        return await self._page(db, state, registration, "registration/manage.html")
+
+    @get("/ticket")
+    async def ticket_print(self, db: DB, state: State, token: FromPath[str]) -> Template:
+        registration = await logic.by_manage_token(db, token)
+        if registration["status"] != "confirmed":
+            raise NotFoundException(_("Only a confirmed registration has a ticket."))
+        return await self._page(db, state, registration, "registration/ticket.html")
+
+    @get("/ticket.svg")
+    async def ticket_svg(self, db: DB, state: State, token: FromPath[str]) -> Response[str]:
+        secret = await self._secret(db, state, token)
+        return Response(
+            qr_svg(secret, label=_("Ticket code")), media_type="image/svg+xml", headers=PRIVATE
+        )
+
+    @get("/ticket.png")
+    async def ticket_png(self, db: DB, state: State, token: FromPath[str]) -> Response[bytes]:
+        secret = await self._secret(db, state, token)
+        return Response(qr_png(secret), media_type="image/png", headers=PRIVATE)
+
+    @get("/calendar.ics")
+    async def calendar_download(
+        self, db: DB, state: State, token: FromPath[str]
+    ) -> Response[bytes]:
+        registration = await logic.by_manage_token(db, token)
+        body = await calendar.calendar_file(db, state.settings, registration, "PUBLISH")
+        headers = {**PRIVATE, "Content-Disposition": 'attachment; filename="tagung.ics"'}
+        return Response(body, media_type=ICS, headers=headers)
+
+    @get("/feed.ics")
+    async def calendar_feed(self, db: DB, state: State, token: FromPath[str]) -> Response[bytes]:
+        """Subscribed to by calendar programs: always the current state."""
+        registration = await logic.by_manage_token(db, token)
+        body = await calendar.calendar_file(db, state.settings, registration, "PUBLISH")
+        return Response(body, media_type=ICS, headers=PRIVATE)
+
+    @post("/language")
+    async def change_language(self, request: Request, db: DB, token: FromPath[str]) -> Redirect:
+        registration = await logic.by_manage_token(db, token)
+        language = (await request.form()).get("language")
+        if language in ("de", "en"):
+            await queries.set_language(db, registration["id"], language)
+        return Redirect(f"/r/{token}?lang={language if language in ('de', 'en') else ''}")
+
+    @get("/cancel")
+    async def cancel_confirmation(self, db: DB, state: State, token: FromPath[str]) -> Template:
+        registration = await logic.by_manage_token(db, token)
+        return await self._page(db, state, registration, "registration/cancel.html")
+
+    @post("/cancel")
+    async def cancel(self, db: DB, token: FromPath[str]) -> Redirect:
+        registration = await logic.by_manage_token(db, token)
+        await logic.cancel(db, registration["id"])
+        return Redirect(f"/r/{token}?cancelled=1")
+
+    async def _secret(self, db: DB, state: State, token: str) -> str:
+        registration = await logic.by_manage_token(db, token)
+        secret = ticket_secret(state.settings, registration)
+        if secret is None:
+            raise NotFoundException(_("Only a confirmed registration has a ticket."))
+        return secret
+
+    async def _page(self, db: DB, state: State, registration: Any, template: str) -> Template:
+        conference = await db.fetchrow(
+            "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
+        )
+        view = await registration_view(db, state.settings, registration)
+        secret = view.ticket.secret if view.ticket else None
+        return Template(
+            template,
+            context={
+                "registration": registration,
+                "view": view,
+                "conference": conference,
+                "links": links(state.settings, registration),
+                "qr": qr_svg(secret, label=_("Ticket code")) if secret else None,
+                "secret": secret,
+                "options": options,
+                "current": current_language.get(),
+            },
+            media_type=MediaType.HTML,
+            headers=PRIVATE,
+        )

@@ -1,0 +1,73 @@
+"""What an attendee sees of their registration: shared by the JSON API and the pages."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from registration import logic, queries
+from registration.schemas import ForumSignup, Registration, Ticket
+from service.settings import Settings
+from service.tokens import key_from_secret
+
+# Forums hand in a function at wiring time that lists a person's forum places; registration
+# itself knows nothing of forums (see ARCHITECTURE.md: the direction of imports is fixed).
+_forum_signups = []
+
+
+def provide_forum_signups(provider) -> None:  # type: ignore[no-untyped-def]
+    _forum_signups[:] = [provider]
+
+
+def token_key(settings: Settings) -> bytes:
+    return key_from_secret(settings.secret_key)
+
+
+def links(settings: Settings, registration: asyncpg.Record) -> dict[str, str]:
+    manage = logic.token(token_key(settings), "manage", registration["manage_salt"])
+    base = f"{settings.base_url}/r/{manage}"
+    return {
+        "manage_token": manage,
+        "page": base,
+        "qr_svg": f"{base}/ticket.svg",
+        "qr_png": f"{base}/ticket.png",
+        "ics": f"{base}/calendar.ics",
+        "feed": f"{base}/feed.ics",
+        "webcal": base.replace("https://", "webcal://").replace("http://", "webcal://")
+        + "/feed.ics",
+    }
+
+
+def ticket_secret(settings: Settings, registration: asyncpg.Record) -> str | None:
+    """Only a confirmed registration has a valid ticket."""
+    if registration["status"] != "confirmed":
+        return None
+    return logic.token(token_key(settings), "ticket", registration["ticket_salt"])
+
+
+async def forum_signups(db: asyncpg.Connection, registration_id: int) -> list[ForumSignup]:
+    if not _forum_signups:
+        return []
+    return [ForumSignup(**row) for row in await _forum_signups[0](db, registration_id)]
+
+
+async def registration_view(
+    db: asyncpg.Connection, settings: Settings, registration: asyncpg.Record
+) -> Registration:
+    conference = await db.fetchval(
+        "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
+    )
+    urls = links(settings, registration)
+    secret = ticket_secret(settings, registration)
+    return Registration(
+        status=registration["status"],
+        name=registration["name"],
+        email=registration["email"],
+        organisation=registration["organisation"],
+        category=registration["category"],
+        language=registration["language"],
+        conference=conference,
+        waitlist_position=await queries.waitlist_place(db, registration),
+        ticket=Ticket(secret, urls["qr_svg"], urls["qr_png"], urls["ics"]) if secret else None,
+        forums=await forum_signups(db, registration["id"]),
+        calendar_feed_url=urls["webcal"],
+    )
