@@ -78,7 +78,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     env.pop("TAGUNG_DEBUG", None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*_tagung_command(), "serve", "--port", str(port), "--workers", "1"],
+            [*_tagung_command(), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
