@@ -20,7 +20,7 @@ service/locale/%/LC_MESSAGES/messages.mo: service/locale/%/LC_MESSAGES/messages.
 	$(BIN)/pybabel compile --statistics -D messages -l $* -i $< -o $@
 
 run: $(STAMP) $(MO)
-	exec $(BIN)/tagung serve --migrate --demo
+	exec $(BIN)/tagung serve --migrate --demo --dev-mail
 
 test: $(STAMP) $(MO)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -125,26 +125,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.no_worker:
         os.environ["TAGUNG_NO_WORKER"] = "1"  # read by Settings.from_env in each web process
-    with database(settings) as url:
-        if args.migrate:
-            asyncio.run(_migrate(url))
-        if args.demo:
-            asyncio.run(_demo(url))
-        print(
-            f"Serving on http://{args.host}:{args.port} with {args.workers} worker(s); "
-            "Ctrl-C stops it.",
-            flush=True,
-        )
-        Granian(
-            "service.app:create_app",
-            factory=True,
-            address=args.host,
-            port=args.port,
-            workers=args.workers,
-            interface=Interfaces.ASGI,
-            log_access=False,  # our own request log leaves out personal data
-            workers_kill_timeout=8,
-        ).serve()
+    mailbox = None
+    if args.dev_mail:
+        from service import devmail
+
+        mailbox, os.environ["SMTP_URL"] = devmail.start(settings.data_dir / "mail")
+        print(f"Development mailbox: every e-mail is kept in {settings.data_dir / 'mail'}")
+    try:
+        with database(settings) as url:
+            if args.migrate:
+                asyncio.run(_migrate(url))
+            if args.demo:
+                asyncio.run(_demo(url))
+            print(
+                f"Serving on http://{args.host}:{args.port} with {args.workers} worker(s); "
+                "Ctrl-C stops it.",
+                flush=True,
+            )
+            Granian(
+                "service.app:create_app",
+                factory=True,
+                address=args.host,
+                port=args.port,
+                workers=args.workers,
+                interface=Interfaces.ASGI,
+                log_access=False,  # our own request log leaves out personal data
+                workers_kill_timeout=8,
+            ).serve()
+    finally:
+        if mailbox is not None:
+            mailbox.stop()
     return 0
 
 
@@ -246,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load the demo conference if missing")
     serve.add_argument(
         "--no-worker", action="store_true", help="send no e-mail from the web processes"
+    )
+    serve.add_argument(
+        "--dev-mail",
+        action="store_true",
+        help="keep all e-mail in var/mail/ instead of sending it (for trying the app out)",
     )
     serve.set_defaults(handler=cmd_serve)
 
