@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from registration import logic, queries
+from registration import logic, privacy, queries
 from registration.schemas import (
     Accepted,
     Cancelled,
@@ -85,6 +87,21 @@ class RegistrationAPI(Controller):
         await queries.set_language(db, registration["id"], data.language)
         registration = await queries.by_id(db, registration["id"])
         return await registration_view(db, state.settings, registration)
+
+    @get(
+        "/registrations/{token:str}/export",
+        middleware=[LINK_LIMIT],
+        summary="Everything stored about oneself, as JSON (GDPR Art. 15 and 20)",
+    )
+    async def export(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
+        registration = await logic.by_manage_token(db, token)
+        return Response(
+            await privacy.export(db, registration),
+            headers={
+                "Content-Disposition": 'attachment; filename="tagung-data.json"',
+                "Cache-Control": "private, no-store",
+            },
+        )
 
     @delete(
         "/registrations/{token:str}",

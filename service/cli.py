@@ -242,6 +242,21 @@ def cmd_staff_token(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_connection(url, run))
 
 
+def cmd_anonymise(args: argparse.Namespace, settings: Settings) -> int:
+    from registration.privacy import anonymise_ended
+
+    async def run(conn: asyncpg.Connection) -> int:
+        count = await anonymise_ended(conn, args.days_after_end)
+        print(
+            f"Made {count} registration(s) anonymous "
+            f"(conferences that ended {args.days_after_end} or more days ago)."
+        )
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tagung", description="Registration, forums, stands and check-in for conferences."
@@ -272,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_worker
     )
 
+    anonymise = commands.add_parser(
+        "anonymise", help="remove personal data of registrations after their conference"
+    )
+    anonymise.add_argument("--days-after-end", type=_not_negative, default=30, metavar="DAYS")
+    anonymise.set_defaults(handler=cmd_anonymise)
+
     staff = commands.add_parser("staff", help="staff accounts and API tokens")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     add = staff_commands.add_parser("add", help="create a staff account")
@@ -294,6 +315,13 @@ def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _not_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return number
 
 

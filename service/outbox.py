@@ -99,6 +99,17 @@ async def enqueue(
     return outbox_id
 
 
+async def forget(db: asyncpg.Connection, kind_prefix: str, ref_ids: list[int]) -> int:
+    """Deletes the mails about these rows (they name their recipients); for data protection,
+    once the people they were sent to have been made anonymous."""
+    status = await db.execute(
+        "DELETE FROM outbox WHERE kind LIKE $1 || '%' AND ref_id = ANY($2::bigint[])",
+        kind_prefix,
+        ref_ids,
+    )
+    return int(status.split()[-1])
+
+
 _CLAIM = """
 UPDATE outbox AS o
    SET attempts = o.attempts + 1,
