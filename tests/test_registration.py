@@ -281,3 +281,13 @@ async def test_self_service_changes_language(client, organiser, pool, settings):
     assert bad.status_code == 400
     unknown = await client.get("/api/v1/registrations/ABCDEFGHJKMNPQRSTUVWXYZ234")
     assert unknown.status_code == 404
+
+
+async def test_registration_is_rate_limited_per_client(client, organiser, pool):
+    await make_conference(client, organiser)
+    statuses = [
+        (await register(client, email=f"p{i}@example.org")).status_code for i in range(31)
+    ]
+    assert statuses[:30] == [202] * 30 and statuses[30] == 429
+    async with pool.acquire() as db:
+        assert await db.fetchval("SELECT count(*) FROM registrations") == 30
