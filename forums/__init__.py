@@ -1,1 +1,23 @@
-"""placeholder"""
+"""Forums: parallel sessions with capacity, waiting lists, no clashes, change notices.
+
+Public surface: `router`, `TEMPLATES`, `wire(settings)` (hands providers to registration).
+"""
+
+from pathlib import Path
+
+from litestar import Router
+
+from forums import logic  # noqa: F401  (registers the registration-cancelled handler)
+from forums.api import ForumAPI
+from forums.providers import calendar_events, signups_for
+from registration import calendar as registration_calendar
+from registration import views as registration_views
+from service.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+router = Router(path="/", route_handlers=[ForumAPI])
+
+
+def wire(settings: Settings) -> None:
+    registration_views.provide_forum_signups(signups_for)
+    registration_calendar.provide_events(calendar_events)

@@ -7,6 +7,7 @@ and the seat count is only ever changed under the conference row's lock by one a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,18 @@ MAIL_WAITLISTED = "registration.waitlisted"
 MAIL_PROMOTED = "registration.promoted"
 MAIL_CANCELLED = "registration.cancelled"
 MAIL_CONFERENCE_CHANGED = "registration.conference_changed"
+
+
+# Later domains (forums) hand in what must happen when someone cancels: it runs in the same
+# transaction, after the conference and registration rows are locked.
+CancelHandler = Callable[[asyncpg.Connection, int], Awaitable[None]]
+_cancel_handlers: list[CancelHandler] = []
+
+
+def on_cancelled(handler: CancelHandler) -> CancelHandler:
+    if handler not in _cancel_handlers:
+        _cancel_handlers.append(handler)
+    return handler
 
 
 def invalid_link() -> NotFoundException:
@@ -182,6 +195,8 @@ async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
         if registration["status"] == "cancelled":
             return
         await queries.mark_cancelled(db, registration_id)
+        for handler in _cancel_handlers:
+            await handler(db, registration_id)
         if registration["status"] == "confirmed":
             await _fill_freed_seat(db, registration["conference_id"])
         await _mail(db, MAIL_CANCELLED, registration)

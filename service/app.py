@@ -93,10 +93,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # Each domain hands in its router and its template folder. Only this function (and the
     # CLI) may import the domains; the shell itself knows none of them.
+    import forums
     import registration
 
-    domain_routers = [registration.router]
-    template_dirs = [registration.TEMPLATES]
+    forums.wire(settings)
+    domain_routers = [registration.router, forums.router]
+    template_dirs = [registration.TEMPLATES, forums.TEMPLATES]
 
     return Litestar(
         route_handlers=[

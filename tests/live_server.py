@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,13 +61,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`tagung serve --workers 1` on a free port against the test database; yields its URL."""
-    data_dir = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def running_server(
+    database_url: str, data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`tagung serve --workers N --no-worker` on a free port against the test database,
+    as production runs it (separate processes); yields its URL, stops it with SIGTERM."""
     log_path = data_dir / "server.log"
     port = _free_port()
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": SECRET_KEY,
@@ -74,13 +77,23 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SMTP_URL": "smtp://127.0.0.1:1",
         "BASE_URL": f"http://127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
-    env.pop("TAGUNG_DEBUG", None)
+    environment.pop("TAGUNG_DEBUG", None)
+    command = [
+        *_tagung_command(),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-worker",
+    ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*_tagung_command(), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
+            command,
             cwd=PROJECT_ROOT,
-            env=env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -114,9 +127,32 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
                 pytrace=False,
             )
         time.sleep(0.1)
+    try:
+        yield base_url
+    finally:
+        _stop(process)
 
-    yield base_url
-    _stop(process)
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One web process, as for a browser."""
+    with running_server(database_url, tmp_path_factory.mktemp("live-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def two_process_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Two web processes sharing nothing but PostgreSQL; per-client limits off, since a test
+    fires hundreds of requests from one address."""
+    with running_server(
+        database_url,
+        tmp_path_factory.mktemp("two-processes"),
+        workers=2,
+        env={"TAGUNG_RATE_LIMITS": "off"},
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

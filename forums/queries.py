@@ -1,0 +1,219 @@
+"""Every SQL statement of the forums domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+FORUM_FIELDS = (
+    "title",
+    "title_en",
+    "description",
+    "description_en",
+    "room",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "language",
+    "interpretation",
+    "accessibility",
+    "moderators",
+)
+
+_SELECT = """
+    SELECT f.*, c.slug AS conference, c.timezone, f.capacity - f.seats_taken AS seats_left,
+           (SELECT count(*) FROM forum_signups w
+             WHERE w.forum_id = f.id AND w.status = 'waitlisted') AS waiting
+    FROM forums f JOIN conferences c ON c.id = f.conference_id
+"""
+
+
+async def list_for_conference(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        _SELECT + " WHERE f.conference_id = $1 ORDER BY f.starts_at, f.id", conference_id
+    )
+
+
+async def by_id(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(_SELECT + " WHERE f.id = $1", forum_id)
+
+
+async def lock(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
+    """The forum row, locked: every change of its seats or waiting list goes through this."""
+    return await db.fetchrow("SELECT * FROM forums WHERE id = $1 FOR UPDATE", forum_id)
+
+
+async def insert(db: asyncpg.Connection, conference_id: int, values: dict[str, Any]) -> int:
+    columns = [f for f in FORUM_FIELDS if f in values]
+    placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    return await db.fetchval(
+        f"INSERT INTO forums (conference_id, {', '.join(columns)}) VALUES ($1, {placeholders}) "
+        "RETURNING id",
+        conference_id,
+        *(values[c] for c in columns),
+    )
+
+
+async def update(db: asyncpg.Connection, forum_id: int, values: dict[str, Any]) -> None:
+    columns = [f for f in FORUM_FIELDS if f in values]
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+    await db.execute(
+        f"UPDATE forums SET {assignments}, updated_at = now() WHERE id = $1",
+        forum_id,
+        *(values[c] for c in columns),
+    )
+
+
+async def bump_sequence(db: asyncpg.Connection, forum_id: int) -> None:
+    await db.execute(
+        "UPDATE forums SET calendar_sequence = calendar_sequence + 1 WHERE id = $1", forum_id
+    )
+
+
+async def move_signups_in_time(db: asyncpg.Connection, forum_id: int) -> None:
+    """After the forum's time changed; the exclusion constraint refuses new clashes."""
+    await db.execute(
+        "UPDATE forum_signups s SET during = tstzrange(f.starts_at, f.ends_at, '[)'), "
+        "updated_at = now() FROM forums f WHERE f.id = s.forum_id AND s.forum_id = $1",
+        forum_id,
+    )
+
+
+async def mark_cancelled(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+    """Cancels the forum and releases everyone; returns who was signed up or waiting."""
+    await db.execute(
+        "UPDATE forums SET cancelled_at = now(), seats_taken = 0, "
+        "calendar_sequence = calendar_sequence + 1, updated_at = now() WHERE id = $1",
+        forum_id,
+    )
+    return await db.fetch(
+        "UPDATE forum_signups SET status = 'left', waitlist_position = NULL, "
+        "changes = changes + 1, updated_at = now() "
+        "WHERE forum_id = $1 AND status <> 'left' RETURNING registration_id, "
+        "(SELECT status FROM forum_signups o WHERE o.id = forum_signups.id) AS previous",
+        forum_id,
+    )
+
+
+async def signup(
+    db: asyncpg.Connection, forum_id: int, registration_id: int
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT * FROM forum_signups WHERE forum_id = $1 AND registration_id = $2",
+        forum_id,
+        registration_id,
+    )
+
+
+async def clash(
+    db: asyncpg.Connection, registration_id: int, forum: asyncpg.Record
+) -> asyncpg.Record | None:
+    """A forum this person holds at an overlapping time, if any."""
+    return await db.fetchrow(
+        "SELECT f.id, f.title FROM forum_signups s JOIN forums f ON f.id = s.forum_id "
+        "WHERE s.registration_id = $1 AND s.status = 'confirmed' AND s.forum_id <> $2 "
+        "AND s.during && tstzrange($3, $4, '[)') LIMIT 1",
+        registration_id,
+        forum["id"],
+        forum["starts_at"],
+        forum["ends_at"],
+    )
+
+
+async def take_seat(db: asyncpg.Connection, forum_id: int) -> bool:
+    return bool(
+        await db.fetchval(
+            "UPDATE forums SET seats_taken = seats_taken + 1 "
+            "WHERE id = $1 AND seats_taken < capacity AND cancelled_at IS NULL RETURNING 1",
+            forum_id,
+        )
+    )
+
+
+async def release_seat(db: asyncpg.Connection, forum_id: int) -> None:
+    await db.execute("UPDATE forums SET seats_taken = seats_taken - 1 WHERE id = $1", forum_id)
+
+
+async def upsert_signup(
+    db: asyncpg.Connection, forum: asyncpg.Record, registration_id: int, status: str
+) -> asyncpg.Record:
+    """Joins (or joins again after leaving). Waiting places come from one sequence: in order."""
+    return await db.fetchrow(
+        """
+        INSERT INTO forum_signups (forum_id, registration_id, status, waitlist_position, during)
+        VALUES ($1, $2, $3, CASE WHEN $3 = 'waitlisted' THEN nextval('forum_waitlist_order') END,
+                tstzrange($4, $5, '[)'))
+        ON CONFLICT (forum_id, registration_id) DO UPDATE
+        SET status = excluded.status, waitlist_position = excluded.waitlist_position,
+            changes = forum_signups.changes + 1, updated_at = now()
+        RETURNING *
+        """,
+        forum["id"],
+        registration_id,
+        status,
+        forum["starts_at"],
+        forum["ends_at"],
+    )
+
+
+async def set_left(db: asyncpg.Connection, signup_id: int) -> None:
+    await db.execute(
+        "UPDATE forum_signups SET status = 'left', waitlist_position = NULL, "
+        "changes = changes + 1, updated_at = now() WHERE id = $1",
+        signup_id,
+    )
+
+
+async def waiting_in_order(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM forum_signups WHERE forum_id = $1 AND status = 'waitlisted' "
+        "ORDER BY waitlist_position FOR UPDATE",
+        forum_id,
+    )
+
+
+async def promote(db: asyncpg.Connection, signup_id: int) -> None:
+    """Raises ExclusionViolationError when the person now holds a clashing forum."""
+    await db.execute(
+        "UPDATE forum_signups SET status = 'confirmed', waitlist_position = NULL, "
+        "changes = changes + 1, updated_at = now() WHERE id = $1",
+        signup_id,
+    )
+
+
+async def waitlist_place(db: asyncpg.Connection, signup: asyncpg.Record) -> int | None:
+    if signup["status"] != "waitlisted":
+        return None
+    return await db.fetchval(
+        "SELECT count(*) FROM forum_signups WHERE forum_id = $1 AND status = 'waitlisted' "
+        "AND waitlist_position <= $2",
+        signup["forum_id"],
+        signup["waitlist_position"],
+    )
+
+
+async def active_signups(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    """The forums a person holds or waits for, locked, in forum order (the lock order)."""
+    return await db.fetch(
+        "SELECT s.* FROM forum_signups s WHERE s.registration_id = $1 AND s.status <> 'left' "
+        "ORDER BY s.forum_id FOR UPDATE",
+        registration_id,
+    )
+
+
+async def signups_of(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """
+        SELECT f.id, f.title, f.title_en, f.starts_at, f.ends_at, f.room, f.cancelled_at,
+               f.calendar_sequence + s.changes AS sequence, s.status,
+               CASE WHEN s.status = 'waitlisted' THEN
+                 (SELECT count(*) FROM forum_signups w WHERE w.forum_id = s.forum_id
+                   AND w.status = 'waitlisted' AND w.waitlist_position <= s.waitlist_position)
+               END AS position
+        FROM forum_signups s JOIN forums f ON f.id = s.forum_id
+        WHERE s.registration_id = $1 AND s.status <> 'left'
+        ORDER BY f.starts_at, f.id
+        """,
+        registration_id,
+    )
