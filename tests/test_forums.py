@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from service import tokens
 from tests.forum_support import CONFERENCE_SLUG, forum_payload, make_attendees, make_forum
-from tests.registration_support import confirm, make_conference, register
+from tests.registration_support import confirm, key, make_conference, register
 
 
 async def setup_conference(client, organiser):
@@ -140,13 +141,8 @@ async def test_only_confirmed_attendees_of_the_conference(client, organiser, poo
     await setup_conference(client, organiser)
     forum = await make_forum(client, organiser)
     await register(client, email="wartend@example.org")
-    pending_token = None
     async with pool.acquire() as db:
         pending_salt = await db.fetchval("SELECT manage_salt FROM registrations")
-    from tests.registration_support import key
-
-    from service import tokens
-
     pending_token = tokens.derive(key(settings), "manage", pending_salt)
     assert (await sign_up(client, pending_token, forum["id"])).status_code == 409
 
@@ -250,3 +246,37 @@ async def test_staff_move_a_person(client, organiser, pool, settings):
     assert moved.status_code == 200 and moved.json() == {"status": "confirmed", "position": None}
     view = (await client.get(f"/api/v1/registrations/{people[1][1]}")).json()
     assert view["forums"][0]["status"] == "confirmed"  # moved up into the freed seat
+
+
+async def test_forum_door_check(client, organiser, pool, settings, make_staff):
+    await setup_conference(client, organiser)
+    forum = await make_forum(client, organiser, capacity=1)
+    people = await make_attendees(pool, settings.secret_key, CONFERENCE_SLUG, 3)
+    await sign_up(client, people[0][1], forum["id"])
+    await sign_up(client, people[1][1], forum["id"])
+    secrets = [
+        (await client.get(f"/api/v1/registrations/{token}")).json()["ticket"]["secret"]
+        for _id, token in people
+    ]
+    scanner = await make_staff("scanner")
+
+    async def scan(secret: str):
+        return await client.post(
+            f"/api/v1/forums/{forum['id']}/attendance",
+            json={"secret": secret},
+            headers=scanner.headers,
+        )
+
+    first = (await scan(secrets[0])).json()
+    assert first["status"] == "signed_up" and first["attendee"]["name"] == "Person 0"
+    again = await scan(secrets[0].lower())
+    assert again.json()["first_seen_at"] == first["first_seen_at"]
+    assert (await scan(secrets[1])).json()["status"] == "waiting"
+    assert (await scan(secrets[2])).json()["status"] == "not_signed_up"
+    assert (await scan("ABCDEFGHJKMNPQRSTUVWXYZ234")).json()["status"] == "invalid"
+    async with pool.acquire() as db:
+        assert await db.fetchval("SELECT scans FROM forum_attendance") == 2
+    no_token = await client.post(
+        f"/api/v1/forums/{forum['id']}/attendance", json={"secret": secrets[0]}
+    )
+    assert no_token.status_code == 401
