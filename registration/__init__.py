@@ -12,6 +12,16 @@ from registration import logic  # noqa: F401  (registers the conference-change h
 from registration.api import RegistrationAPI
 from registration.pages import RegistrationPages
 from registration.selfservice import SelfService
+from registration.staff import RegistrationStaffAPI, RegistrationStaffPages
 
 TEMPLATES = Path(__file__).parent / "templates"
-router = Router(path="/", route_handlers=[RegistrationAPI, RegistrationPages, SelfService])
+router = Router(
+    path="/",
+    route_handlers=[
+        RegistrationAPI,
+        RegistrationPages,
+        SelfService,
+        RegistrationStaffAPI,
+        RegistrationStaffPages,
+    ],
+)

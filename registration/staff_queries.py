@@ -1,0 +1,168 @@
+"""SQL for what organisers see of registrations: lists, search, counts, the needs summary.
+
+Every statement is fixed text; values (filters, the search pattern, the cursor) are always
+parameters. Needs are special-category data (GDPR Art. 9): they are read only for
+registrations that hold the matching consent, so a missing consent shows as no needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+# $1 is always the conference. The waiting-list place is the 1-based rank among everyone
+# waiting for this conference, whatever the filters of the list.
+_ITEMS = """
+    WITH places AS (
+        SELECT id, row_number() OVER (ORDER BY waitlist_position) AS place
+        FROM registrations WHERE conference_id = $1 AND status = 'waitlisted'
+    )
+    SELECT r.id, r.name, r.email, r.organisation, r.category, r.language, r.status,
+           p.place AS waitlist_position, r.created_at, r.confirmed_at, r.cancelled_at,
+           CASE WHEN 'special_category' = ANY (c.kinds) THEN r.needs ELSE '{}'::jsonb END
+               AS needs,
+           coalesce(c.kinds, '{}') AS consents
+    FROM registrations r
+    LEFT JOIN places p ON p.id = r.id
+    LEFT JOIN LATERAL (
+        SELECT array_agg(kind ORDER BY kind) AS kinds FROM consents
+        WHERE registration_id = r.id
+    ) c ON true
+    WHERE r.conference_id = $1
+"""
+
+# $2 status, $3 category, $4 search pattern (already a LIKE pattern, or NULL for all).
+_FILTERS = """
+      AND ($2::text IS NULL OR r.status = $2)
+      AND ($3::text IS NULL OR r.category = $3)
+      AND ($4::text IS NULL
+           OR r.name ILIKE $4 ESCAPE '\\'
+           OR r.email ILIKE $4 ESCAPE '\\'
+           OR r.organisation ILIKE $4 ESCAPE '\\')
+"""
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    category: str | None = None
+    q: str | None = None
+
+    def pattern(self) -> str | None:
+        """The search text as an ILIKE pattern that matches it literally anywhere."""
+        if not self.q:
+            return None
+        escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"%{escaped}%"
+
+    def args(self) -> tuple[str | None, str | None, str | None]:
+        return self.status, self.category, self.pattern()
+
+
+async def page(
+    db: asyncpg.Connection, conference_id: int, filters: Filters, after: int, limit: int
+) -> tuple[list[asyncpg.Record], int | None]:
+    """One page in id order after `after`, and the cursor of the next page (None: last)."""
+    rows = await db.fetch(
+        _ITEMS + _FILTERS + " AND r.id > $5 ORDER BY r.id LIMIT $6",
+        conference_id,
+        *filters.args(),
+        after,
+        limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1]["id"] if more else None
+
+
+async def count(db: asyncpg.Connection, conference_id: int, filters: Filters) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM registrations r WHERE r.conference_id = $1" + _FILTERS,
+        conference_id,
+        *filters.args(),
+    )
+
+
+async def all_matching(
+    db: asyncpg.Connection, conference_id: int, filters: Filters
+) -> list[asyncpg.Record]:
+    """For the export: a conference has hundreds, not millions, of registrations."""
+    return await db.fetch(_ITEMS + _FILTERS + " ORDER BY r.id", conference_id, *filters.args())
+
+
+async def one(
+    db: asyncpg.Connection, conference_id: int, registration_id: int
+) -> asyncpg.Record | None:
+    """The registration, if it belongs to this conference."""
+    return await db.fetchrow(_ITEMS + " AND r.id = $2", conference_id, registration_id)
+
+
+async def by_status_and_category(
+    db: asyncpg.Connection, conference_id: int
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT category, status, count(*) AS n FROM registrations WHERE conference_id = $1 "
+        "GROUP BY category, status",
+        conference_id,
+    )
+
+
+# People counted for planning: holding a place or waiting for one, and consenting to the
+# storage of their needs.
+_COUNTED = """
+    WITH counted AS (
+        SELECT r.id, r.needs FROM registrations r
+        WHERE r.conference_id = $1 AND r.status IN ('confirmed', 'waitlisted')
+          AND EXISTS (SELECT 1 FROM consents c
+                      WHERE c.registration_id = r.id AND c.kind = 'special_category')
+    )
+"""
+
+
+async def needs_items(db: asyncpg.Connection, conference_id: int, key: str) -> dict[str, int]:
+    """How many people chose each item of the list `key` ('accessibility' or 'dietary')."""
+    assert key in ("accessibility", "dietary")
+    rows = await db.fetch(
+        _COUNTED
+        + """
+        SELECT item, count(DISTINCT id) AS n
+        FROM counted, jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof(needs -> $2) = 'array' THEN needs -> $2 ELSE '[]' END
+        ) AS item
+        GROUP BY item
+        """,
+        conference_id,
+        key,
+    )
+    return {r["item"]: r["n"] for r in rows}
+
+
+async def interpretation(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Languages asked for, as typed (case and surrounding spaces ignored), most asked first."""
+    return await db.fetch(
+        _COUNTED
+        + """
+        SELECT min(btrim(needs ->> 'interpretation')) AS language, count(*) AS n
+        FROM counted WHERE btrim(coalesce(needs ->> 'interpretation', '')) <> ''
+        GROUP BY lower(btrim(needs ->> 'interpretation'))
+        ORDER BY n DESC, language
+        """,
+        conference_id,
+    )
+
+
+async def needs_totals(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record:
+    """How many are counted, how many of them stated any need, how many wrote notes."""
+    return await db.fetchrow(
+        _COUNTED
+        + """
+        SELECT
+            (SELECT count(*) FROM registrations
+             WHERE conference_id = $1 AND status IN ('confirmed', 'waitlisted')) AS people,
+            count(*) FILTER (WHERE needs <> '{}'::jsonb) AS with_needs,
+            count(*) FILTER (WHERE btrim(coalesce(needs ->> 'notes', '')) <> '') AS with_notes
+        FROM counted
+        """,
+        conference_id,
+    )
