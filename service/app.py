@@ -95,7 +95,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # CLI) may import the domains; the shell itself knows none of them.
     import forums
     import registration
+    import registration.mails
 
+    registration.mails.register_renderers(settings)
     forums.wire(settings)
     domain_routers = [registration.router, forums.router]
     template_dirs = [registration.TEMPLATES, forums.TEMPLATES]

@@ -145,6 +145,10 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
     if isinstance(exc, HTTPException):
         status = exc.status_code
+    elif isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+        status = 404  # an id beyond bigint names nothing that exists
+    elif isinstance(exc, asyncpg.DataError):
+        status = 400
     elif conflict:
         status = HTTP_409_CONFLICT
     elif isinstance(exc, UNAVAILABLE_ERRORS):

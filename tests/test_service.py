@@ -82,3 +82,12 @@ async def test_request_log_has_route_templates_not_values(client, organiser, cap
     lines = [r.getMessage() for r in caplog.records if r.name == "tagung.requests"]
     assert any("/api/v1/conferences/{slug}" in line for line in lines)
     assert not any("privat-geheim-123" in line or "example.org" in line for line in lines)
+
+
+async def test_an_id_beyond_bigint_is_not_found(client, organiser):
+    response = await client.get("/api/v1/forums/99999999999999999999")
+    assert response.status_code in (400, 404)
+    huge = await client.delete(
+        "/api/v1/conferences/x/programme/9223372036854775808", headers=organiser.headers
+    )
+    assert huge.status_code == 404
