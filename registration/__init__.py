@@ -12,7 +12,8 @@ from registration import logic  # noqa: F401  (registers the conference-change h
 from registration.api import RegistrationAPI
 from registration.pages import RegistrationPages
 from registration.selfservice import SelfService
-from registration.staff import RegistrationStaffAPI, RegistrationStaffPages
+from registration.staff_api import RegistrationStaffAPI
+from registration.staff_pages import RegistrationStaffPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 router = Router(
