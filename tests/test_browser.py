@@ -142,19 +142,24 @@ async def submit(page: Page, button_name: str) -> None:
 
 
 async def expect_field_error(page: Page, name: str) -> str:
-    """The field is marked invalid, its message is tied to it by aria-describedby, and the
-    error summary (role=alert) links the same message to the field. Returns the message."""
+    """The field is marked invalid, its message is tied to it by aria-describedby (after a
+    hidden "Error:" for screen readers), and the error summary (role=alert) links to the
+    field with its label and the same message ("Title: …"). Returns the message."""
     field = page.locator(f"#f-{name}")
     await expect(field).to_have_attribute("aria-invalid", "true")
     error_id = f"f-{name}-error"
     described_by = (await field.get_attribute("aria-describedby") or "").split()
     assert error_id in described_by, f"#{error_id} not in aria-describedby={described_by}"
-    message = (await page.locator(f"#{error_id}").inner_text()).strip()
+    error = page.locator(f"#{error_id}")
+    prefix = (await error.locator(".visually-hidden").text_content() or "").strip()
+    assert prefix, f"#{error_id} has no hidden 'Error:' prefix"
+    message = (await error.text_content() or "").strip().removeprefix(prefix).strip()
     assert message, f"#{error_id} is empty"
-    summary = page.get_by_role("alert")
-    await expect(summary.get_by_role("link", name=message, exact=True).first).to_have_attribute(
-        "href", f"#f-{name}"
-    )
+    link = page.get_by_role("alert").locator(f'a[href="#f-{name}"]')
+    await expect(link).to_have_count(1)
+    label = (await page.locator(f'label[for="f-{name}"]').first.text_content() or "").strip()
+    label = label.removesuffix("*").strip()
+    await expect(link).to_have_text(f"{label}: {message}" if label else message)
     return message
 
 
