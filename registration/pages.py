@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from registration import logic, options
 from registration.views import token_key
+from service import tokens
 from service.conferences import queries as conference_queries
 from service.conferences.logic import not_found
 from service.db import DB
@@ -26,8 +27,14 @@ LINK_LIMIT = per_client("links", 120)
 
 def _page(template: str, status: int = 200, **context: Any) -> Template:
     context.setdefault("errors", {})
+    context.setdefault("fields", {})
     context.setdefault("options", options)
     return Template(template, context=context, status_code=status, media_type=MediaType.HTML)
+
+
+def _form_names(errors: dict[str, str]) -> dict[str, str]:
+    """Error keys of the logic ("consents.privacy") as the form's field names."""
+    return {name.replace("consents.", "consent_"): message for name, message in errors.items()}
 
 
 def read_form(form: Form) -> tuple[dict[str, Any], dict[str, bool]]:
@@ -50,8 +57,8 @@ def read_form(form: Form) -> tuple[dict[str, Any], dict[str, bool]]:
     consents = {
         kind: form.checkbox(f"consent_{kind}") for kind in ("privacy", "special_category", "photos")
     }
-    for field, message in logic.consent_errors(consents, needs_given).items():
-        form.errors.setdefault(field.replace("consents.", "consent_"), message)
+    for field, message in _form_names(logic.consent_errors(consents, needs_given)).items():
+        form.errors.setdefault(field, message)
     fields = {
         k: form.values.get(k) for k in ("name", "email", "organisation", "category", "language")
     }
@@ -75,6 +82,9 @@ class RegistrationPages(Controller):
     @post("/conferences/{slug:str}/register", middleware=[REGISTRATION_LIMIT])
     async def submit(self, request: Request, db: DB, state: State, slug: FromPath[str]) -> Any:
         conference = await self._conference(db, slug)
+        closed = self._closed_reason(conference)
+        if closed:  # before or after the window: say so, whatever was sent
+            return _page("registration/form.html", 409, conference=conference, closed=closed)
         form = Form(await request.form())
         fields, consents = read_form(form)
         if form.valid:
@@ -84,22 +94,18 @@ class RegistrationPages(Controller):
                     "registration/check_inbox.html", conference=conference, email=fields["email"]
                 )
             except FieldErrors as exc:
-                form.errors.update(exc.errors)
+                form.errors.update(_form_names(exc.errors))
             except HTTPException as exc:
                 if exc.status_code != 409:
                     raise
                 return _page(
-                    "registration/form.html",
-                    409,
-                    conference=conference,
-                    fields=form.redisplay(),
-                    closed=exc.detail,
+                    "registration/form.html", 409, conference=conference, closed=exc.detail
                 )
         return _page(
             "registration/form.html",
             400,
             conference=conference,
-            fields=form.redisplay(),
+            fields=form.values,
             errors=form.errors,
             closed=None,
         )
@@ -113,8 +119,12 @@ class RegistrationPages(Controller):
 
     @get("/confirm/{token:str}", middleware=[LINK_LIMIT])
     async def confirm_page(self, token: FromPath[str]) -> Template:
-        # Only a button here: mail scanners that open links must not confirm anything.
-        return _page("registration/confirm.html", token=token)
+        # Only a button here: mail scanners that open links must not confirm anything. The
+        # page looks the same for every well-formed token (it reveals nothing; the button
+        # answers); what cannot be a token at all gets the invalid-link page at once.
+        if not tokens.looks_valid(token):
+            raise logic.invalid_link()
+        return _page("registration/confirm.html", token=tokens.normalise(token))
 
     @post("/confirm/{token:str}", middleware=[LINK_LIMIT])
     async def confirm(self, db: DB, state: State, token: FromPath[str]) -> Redirect:

@@ -73,9 +73,11 @@ class SelfService(Controller):
     async def change_language(self, request: Request, db: DB, token: FromPath[str]) -> Redirect:
         registration = await logic.by_manage_token(db, token)
         language = (await request.form()).get("language")
-        if language in ("de", "en"):
-            await queries.set_language(db, registration["id"], language)
-        return Redirect(f"/r/{token}?lang={language if language in ('de', 'en') else ''}")
+        if language not in ("de", "en"):
+            return Redirect(f"/r/{token}")
+        await queries.set_language(db, registration["id"], language)
+        # The page follows in the chosen language, with a note that it was saved.
+        return Redirect(f"/r/{token}?lang={language}&saved=language")
 
     @get("/cancel")
     async def cancel_confirmation(self, db: DB, state: State, token: FromPath[str]) -> Template:
@@ -108,7 +110,7 @@ class SelfService(Controller):
                 "view": view,
                 "conference": conference,
                 "links": links(state.settings, registration),
-                "qr": qr_svg(secret, label=_("Ticket code")) if secret else None,
+                "qr": qr_svg(secret, label=_("QR code of your ticket")) if secret else None,
                 "secret": secret,
                 "options": options,
                 "current": current_language.get(),
