@@ -1,6 +1,7 @@
 """Attendees: registration with double opt-in, waiting list, tickets, self-service.
 
-Public surface for other domains: `router`, `TEMPLATES`, and the provider hooks
+Public surface for other domains: `router`, `TEMPLATES`, `issue_pass`/`withdraw_pass` (for
+exhibitors' stand staff), `logic.on_cancelled`, and the provider hooks
 `registration.views.provide_forum_signups` and `registration.calendar.provide_events`.
 """
 
@@ -11,6 +12,7 @@ from litestar import Router
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
 from registration.pages import RegistrationPages
+from registration.passes import issue_pass, withdraw_pass
 from registration.selfservice import SelfService
 from registration.staff_api import RegistrationStaffAPI
 from registration.staff_pages import RegistrationStaffPages
@@ -26,3 +28,5 @@ router = Router(
         RegistrationStaffPages,
     ],
 )
+
+__all__ = ["TEMPLATES", "issue_pass", "router", "withdraw_pass"]

@@ -60,7 +60,7 @@ def token(key: bytes, purpose: str, salt: bytes) -> str:
     return tokens.derive(key, purpose, salt)
 
 
-async def _mail(db: asyncpg.Connection, kind: str, registration: asyncpg.Record | dict) -> None:
+async def mail(db: asyncpg.Connection, kind: str, registration: asyncpg.Record | dict) -> None:
     await outbox.enqueue(
         db,
         kind,
@@ -124,7 +124,7 @@ async def register(
         if registration_id is not None:
             given = {kind: CONSENT_TEXT_VERSIONS[kind] for kind, yes in consents.items() if yes}
             await queries.add_consents(db, registration_id, given)
-            await _mail(db, MAIL_CONFIRM, {**fields, "id": registration_id})
+            await mail(db, MAIL_CONFIRM, {**fields, "id": registration_id})
             return
         existing = await queries.active_by_email(db, conference["id"], fields["email"])
         if existing["status"] == "pending_confirmation":
@@ -133,9 +133,9 @@ async def register(
                 await queries.renew_confirmation(
                     db, existing["id"], salt, tokens.digest(token(key, "confirm", salt))
                 )
-            await _mail(db, MAIL_CONFIRM, existing)
+            await mail(db, MAIL_CONFIRM, existing)
         else:
-            await _mail(db, MAIL_MANAGE_LINK, existing)
+            await mail(db, MAIL_MANAGE_LINK, existing)
 
 
 async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
@@ -157,11 +157,11 @@ async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tup
             if await queries.take_seat(db, registration["conference_id"]):
                 await queries.mark_confirmed(db, registration["id"])
                 status = "confirmed"
-                await _mail(db, MAIL_TICKET, registration)
+                await mail(db, MAIL_TICKET, registration)
             else:
                 await queries.mark_waitlisted(db, registration["id"])
                 status = "waitlisted"
-                await _mail(db, MAIL_WAITLISTED, registration)
+                await mail(db, MAIL_WAITLISTED, registration)
     return status, token(key, "manage", registration["manage_salt"])
 
 
@@ -181,7 +181,7 @@ async def _fill_freed_seat(db: asyncpg.Connection, conference_id: int) -> None:
         await queries.release_seat(db, conference_id)
         return
     await queries.mark_confirmed(db, waiting["id"])
-    await _mail(db, MAIL_PROMOTED, waiting)
+    await mail(db, MAIL_PROMOTED, waiting)
 
 
 async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
@@ -197,9 +197,11 @@ async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
         await queries.mark_cancelled(db, registration_id)
         for handler in _cancel_handlers:
             await handler(db, registration_id)
-        if registration["status"] == "confirmed":
+        # Exhibitor passes never took a seat, so they free none.
+        holds_seat = registration["category"] != "exhibitor_staff"
+        if registration["status"] == "confirmed" and holds_seat:
             await _fill_freed_seat(db, registration["conference_id"])
-        await _mail(db, MAIL_CANCELLED, registration)
+        await mail(db, MAIL_CANCELLED, registration)
 
 
 async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) -> int:
@@ -210,7 +212,7 @@ async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) ->
         if waiting is None or not await queries.take_seat(db, conference_id):
             return promoted
         await queries.mark_confirmed(db, waiting["id"])
-        await _mail(db, MAIL_PROMOTED, waiting)
+        await mail(db, MAIL_PROMOTED, waiting)
         promoted += 1
 
 
@@ -226,7 +228,7 @@ async def conference_changed(
         await promote_into_free_seats(db, conference["id"])
     if CALENDAR_FIELDS & changes.keys():
         for attendee in await queries.bump_calendars(db, conference["id"]):
-            await _mail(db, MAIL_CONFERENCE_CHANGED, attendee)
+            await mail(db, MAIL_CONFERENCE_CHANGED, attendee)
 
 
 async def reissue_ticket(db: asyncpg.Connection, key: bytes, registration_id: int) -> None:
@@ -241,4 +243,4 @@ async def reissue_ticket(db: asyncpg.Connection, key: bytes, registration_id: in
         await queries.new_ticket(
             db, registration_id, salt, tokens.digest(token(key, "ticket", salt))
         )
-        await _mail(db, MAIL_TICKET, registration)
+        await mail(db, MAIL_TICKET, registration)

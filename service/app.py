@@ -93,14 +93,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # Each domain hands in its router and its template folder. Only this function (and the
     # CLI) may import the domains; the shell itself knows none of them.
+    import exhibitors
     import forums
     import registration
     import registration.mails
 
     registration.mails.register_renderers(settings)
     forums.wire(settings)
-    domain_routers = [registration.router, forums.router]
-    template_dirs = [registration.TEMPLATES, forums.TEMPLATES]
+    exhibitors.wire(settings)
+    domain_routers = [registration.router, forums.router, exhibitors.router]
+    template_dirs = [registration.TEMPLATES, forums.TEMPLATES, exhibitors.TEMPLATES]
 
     return Litestar(
         route_handlers=[

@@ -1,0 +1,319 @@
+"""The booking workflow: request (double opt-in) → review → approved with a stand, waiting
+list or rejected; stand staff passes; the stand catalogue.
+
+A stand is never assigned twice: the UNIQUE on exhibitor_bookings.stand_id decides, and each
+assignment first locks the stand's row, so concurrent approvals onto one stand queue up and
+all but the first get a clear 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from litestar.exceptions import NotFoundException
+
+from exhibitors import queries
+from registration import issue_pass, withdraw_pass
+from registration.logic import check_window
+from service import outbox, tokens
+from service.conferences import queries as conference_queries
+from service.errors import Conflict, FieldErrors
+from service.i18n import gettext as _
+
+MAIL_CONFIRM = "exhibitor.confirm"
+MAIL_MANAGE_LINK = "exhibitor.manage_link"
+MAIL_REQUESTED = "exhibitor.requested"
+MAIL_APPROVED = "exhibitor.approved"
+MAIL_WAITLISTED = "exhibitor.waitlisted"
+MAIL_REJECTED = "exhibitor.rejected"
+MAIL_CANCELLED = "exhibitor.cancelled"
+MAIL_STAND_CHANGED = "exhibitor.stand_changed"
+
+
+def token(key: bytes, purpose: str, salt: bytes) -> str:
+    return tokens.derive(key, f"exhibitor-{purpose}", salt)
+
+
+def invalid_link() -> NotFoundException:
+    return NotFoundException(
+        _("This link is not valid (any more). Please use the link from your latest e-mail.")
+    )
+
+
+def booking_not_found() -> NotFoundException:
+    return NotFoundException(_("There is no such booking."))
+
+
+async def mail(db: asyncpg.Connection, kind: str, booking: asyncpg.Record | dict) -> None:
+    await outbox.enqueue(
+        db, kind, recipient=booking["email"], language=booking["language"], ref_id=booking["id"]
+    )
+
+
+async def conference_or_404(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
+    conference = await conference_queries.by_slug(db, slug)
+    if conference is None or not conference["published"]:
+        raise NotFoundException(_("There is no conference at this address."))
+    return conference
+
+
+# ── stands ──────────────────────────────────────────────────────────────────────────────
+
+
+def _stand_taken_code() -> FieldErrors:
+    return FieldErrors({"code": _("A stand with this code already exists.")}, 409)
+
+
+async def create_stands(
+    db: asyncpg.Connection, slug: str, stands: list[dict[str, Any]]
+) -> list[int]:
+    try:
+        async with db.transaction():
+            conference = await conference_or_404(db, slug)
+            return [await queries.insert_stand(db, conference["id"], s) for s in stands]
+    except asyncpg.UniqueViolationError:
+        raise _stand_taken_code() from None
+
+
+def stand_row(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """B1 … B10 side by side (or one under the other) with `gap_m` between them."""
+    stands = []
+    for i in range(row["count"]):
+        step = i * (
+            (row["width_m"] if row["direction"] == "right" else row["depth_m"]) + row["gap_m"]
+        )
+        stands.append(
+            {
+                "code": f"{row['prefix']}{row['first_number'] + i}",
+                "area": row["area"],
+                "width_m": row["width_m"],
+                "depth_m": row["depth_m"],
+                "features": row["features"],
+                "price_cents": row["price_cents"],
+                "max_staff": row["max_staff"],
+                "x": row["x"] + (step if row["direction"] == "right" else 0),
+                "y": row["y"] + (step if row["direction"] == "down" else 0),
+            }
+        )
+    return stands
+
+
+async def update_stand(db: asyncpg.Connection, stand_id: int, changes: dict[str, Any]) -> None:
+    async with db.transaction():
+        stand = await queries.lock_stand(db, stand_id)
+        if stand is None:
+            raise NotFoundException(_("There is no such stand."))
+        if changes.get("blocked") and await queries.stand_holder(db, stand_id):
+            raise Conflict(_("This stand is assigned to an exhibitor; release it first."))
+        await queries.update_stand(db, stand_id, changes)
+
+
+def misfit(stand: asyncpg.Record, booking: asyncpg.Record) -> str | None:
+    """Why this stand does not meet the request, or None if it does."""
+    if booking["wished_width_m"] and stand["width_m"] < booking["wished_width_m"]:
+        return _("The stand is narrower than requested.")
+    if booking["wished_depth_m"] and stand["depth_m"] < booking["wished_depth_m"]:
+        return _("The stand is less deep than requested.")
+    if not set(booking["wished_features"]) <= set(stand["features"]):
+        return _("The stand lacks a requested feature.")
+    if stand["max_staff"] < booking["staff_count"]:
+        return _("The stand has room for fewer staff than requested.")
+    return None
+
+
+# ── requests by organisations ───────────────────────────────────────────────────────────
+
+
+async def request_booking(
+    db: asyncpg.Connection, key: bytes, slug: str, values: dict[str, Any]
+) -> None:
+    """The same outcome for new and known addresses: a mail with the link goes out."""
+    values = {**values, "email": values["email"].strip().lower()}
+    async with db.transaction():
+        conference = await conference_or_404(db, slug)
+        check_window(conference)
+        salts = {p: tokens.new_salt() for p in ("confirm", "manage")}
+        hashes = {p: tokens.digest(token(key, p, s)) for p, s in salts.items()}
+        booking_id = await queries.insert_booking(db, conference["id"], values, salts, hashes)
+        if booking_id is not None:
+            await mail(db, MAIL_CONFIRM, {**values, "id": booking_id})
+            return
+        existing = await queries.active_by_email(db, conference["id"], values["email"])
+        if existing["status"] == "pending_confirmation":
+            if existing["expired"]:
+                salt = tokens.new_salt()
+                await queries.renew_confirmation(
+                    db, existing["id"], salt, tokens.digest(token(key, "confirm", salt))
+                )
+            await mail(db, MAIL_CONFIRM, existing)
+        else:
+            await mail(db, MAIL_MANAGE_LINK, existing)
+
+
+async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
+    """(status, manage token); a used link gives the same answer again."""
+    if not tokens.looks_valid(confirm_token):
+        raise invalid_link()
+    async with db.transaction():
+        found = await queries.booking_by_hash(db, "confirm_hash", tokens.digest(confirm_token))
+        if found is None:
+            raise invalid_link()
+        booking = await queries.booking(db, found["id"], lock=True)
+        if booking["status"] == "pending_confirmation":
+            if booking["expired"]:
+                raise invalid_link()
+            await queries.set_status(db, booking["id"], "requested")
+            await mail(db, MAIL_REQUESTED, booking)
+            status = "requested"
+        else:
+            status = booking["status"]
+    return status, token(key, "manage", booking["manage_salt"])
+
+
+async def by_manage_token(db: asyncpg.Connection, manage_token: str) -> asyncpg.Record:
+    if not tokens.looks_valid(manage_token):
+        raise invalid_link()
+    booking = await queries.booking_by_hash(db, "manage_hash", tokens.digest(manage_token))
+    if booking is None:
+        raise invalid_link()
+    return booking
+
+
+async def update_directory(
+    db: asyncpg.Connection, booking: asyncpg.Record, changes: dict[str, Any]
+) -> None:
+    if booking["status"] in ("cancelled", "rejected"):
+        raise Conflict(_("This booking is closed."))
+    await queries.update_directory(db, booking["id"], changes)
+
+
+# ── review by staff ─────────────────────────────────────────────────────────────────────
+
+
+async def _locked_booking(db: asyncpg.Connection, booking_id: int) -> asyncpg.Record:
+    booking = await queries.booking(db, booking_id, lock=True)
+    if booking is None:
+        raise booking_not_found()
+    return booking
+
+
+async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int) -> None:
+    stand = await queries.lock_stand(db, stand_id)
+    if stand is None or stand["conference_id"] != booking["conference_id"]:
+        raise Conflict(_("There is no such stand at this conference."))
+    if stand["blocked"]:
+        raise Conflict(_("This stand is blocked and cannot be booked."))
+    holder = await queries.stand_holder(db, stand_id)
+    if holder is not None and holder != booking["id"]:
+        raise Conflict(_("This stand is already assigned to another exhibitor."))
+    reason = misfit(stand, booking)
+    if reason:
+        raise Conflict(reason)
+    try:
+        async with db.transaction():
+            await queries.set_status(db, booking["id"], "approved", stand_id=stand_id)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(_("This stand is already assigned to another exhibitor.")) from None
+
+
+async def approve(db: asyncpg.Connection, booking_id: int, stand_id: int) -> None:
+    async with db.transaction():
+        booking = await _locked_booking(db, booking_id)
+        if booking["status"] not in ("requested", "waitlisted"):
+            raise Conflict(_("Only a requested or waiting booking can be approved."))
+        await _assign(db, booking, stand_id)
+        await mail(db, MAIL_APPROVED, booking)
+
+
+async def reassign(db: asyncpg.Connection, booking_id: int, stand_id: int) -> None:
+    async with db.transaction():
+        booking = await _locked_booking(db, booking_id)
+        if booking["status"] != "approved":
+            raise Conflict(_("Only an approved booking has a stand to change."))
+        await _assign(db, booking, stand_id)
+        await mail(db, MAIL_STAND_CHANGED, booking)
+
+
+async def decide(db: asyncpg.Connection, booking_id: int, status: str, reason: str) -> None:
+    """Waiting list or rejection (with a reason the organisation reads)."""
+    allowed = {
+        "waitlisted": ("requested", "approved"),
+        "rejected": ("requested", "waitlisted", "approved"),
+    }[status]
+    async with db.transaction():
+        booking = await _locked_booking(db, booking_id)
+        if booking["status"] not in allowed:
+            raise Conflict(_("This step is not possible for a booking in this state."))
+        await queries.set_status(db, booking_id, status, reason=reason)
+        if status == "rejected":
+            await _withdraw_passes(db, booking_id)
+        await mail(db, MAIL_WAITLISTED if status == "waitlisted" else MAIL_REJECTED, booking)
+
+
+async def release(db: asyncpg.Connection, booking_id: int) -> None:
+    """The stand is free again; the booking goes back to the queue as requested."""
+    async with db.transaction():
+        booking = await _locked_booking(db, booking_id)
+        if booking["status"] != "approved":
+            raise Conflict(_("Only an approved booking has a stand to release."))
+        await queries.set_status(db, booking_id, "requested")
+
+
+async def cancel(db: asyncpg.Connection, booking: asyncpg.Record) -> None:
+    async with db.transaction():
+        booking = await _locked_booking(db, booking["id"])
+        if booking["status"] == "cancelled":
+            return
+        await queries.set_status(db, booking["id"], "cancelled")
+        await _withdraw_passes(db, booking["id"])
+        await mail(db, MAIL_CANCELLED, booking)
+
+
+# ── passes for stand staff ──────────────────────────────────────────────────────────────
+
+
+async def add_pass(
+    db: asyncpg.Connection,
+    key: bytes,
+    booking: asyncpg.Record,
+    name: str,
+    email: str,
+    language: str,
+) -> int:
+    async with db.transaction():
+        booking = await _locked_booking(db, booking["id"])
+        if booking["status"] != "approved":
+            raise Conflict(_("Passes are issued once the stand is approved."))
+        if len(await queries.passes(db, booking["id"])) >= booking["max_staff"]:
+            raise Conflict(
+                _(
+                    "This stand has passes for %(n)s people; remove someone first.",
+                    n=booking["max_staff"],
+                )
+            )
+        registration_id = await issue_pass(
+            db,
+            key,
+            booking["conference_id"],
+            name=name,
+            email=email,
+            organisation=booking["organisation"],
+            language=language,
+        )
+        await queries.add_pass(db, booking["id"], registration_id)
+        return registration_id
+
+
+async def remove_pass(
+    db: asyncpg.Connection, booking: asyncpg.Record, registration_id: int
+) -> None:
+    held = {p["id"] for p in await queries.passes(db, booking["id"])}
+    if registration_id not in held:
+        raise NotFoundException(_("There is no such pass."))
+    await withdraw_pass(db, registration_id)
+
+
+async def _withdraw_passes(db: asyncpg.Connection, booking_id: int) -> None:
+    for held in await queries.passes(db, booking_id):
+        await withdraw_pass(db, held["id"])

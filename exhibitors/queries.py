@@ -1,0 +1,272 @@
+"""Every SQL statement of the exhibitors domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+CONFIRM_VALIDITY = "48 hours"
+STAND_FIELDS = (
+    "code",
+    "area",
+    "width_m",
+    "depth_m",
+    "features",
+    "price_cents",
+    "x",
+    "y",
+    "max_staff",
+    "blocked",
+)
+BOOKING_FIELDS = (
+    "organisation",
+    "kind",
+    "contact_name",
+    "email",
+    "phone",
+    "website",
+    "description",
+    "description_en",
+    "topics",
+    "wished_width_m",
+    "wished_depth_m",
+    "wished_features",
+    "staff_count",
+    "language",
+)
+
+_STANDS = """
+    SELECT s.*, b.organisation AS booked_by, b.id AS booking_id
+    FROM stands s LEFT JOIN exhibitor_bookings b ON b.stand_id = s.id
+"""
+
+
+async def stands(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        _STANDS + " WHERE s.conference_id = $1 ORDER BY s.area, s.code", conference_id
+    )
+
+
+async def stand(db: asyncpg.Connection, stand_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(_STANDS + " WHERE s.id = $1", stand_id)
+
+
+async def insert_stand(db: asyncpg.Connection, conference_id: int, values: dict[str, Any]) -> int:
+    columns = [f for f in STAND_FIELDS if f in values]
+    placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    return await db.fetchval(
+        f"INSERT INTO stands (conference_id, {', '.join(columns)}) VALUES ($1, {placeholders}) "
+        "RETURNING id",
+        conference_id,
+        *(values[c] for c in columns),
+    )
+
+
+async def update_stand(db: asyncpg.Connection, stand_id: int, values: dict[str, Any]) -> None:
+    columns = [f for f in STAND_FIELDS if f in values]
+    if not columns:
+        return
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+    await db.execute(
+        f"UPDATE stands SET {assignments} WHERE id = $1", stand_id, *(values[c] for c in columns)
+    )
+
+
+async def lock_stand(db: asyncpg.Connection, stand_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM stands WHERE id = $1 FOR UPDATE", stand_id)
+
+
+async def stand_holder(db: asyncpg.Connection, stand_id: int) -> int | None:
+    return await db.fetchval("SELECT id FROM exhibitor_bookings WHERE stand_id = $1", stand_id)
+
+
+async def insert_booking(
+    db: asyncpg.Connection,
+    conference_id: int,
+    values: dict[str, Any],
+    salts: dict[str, bytes],
+    hashes: dict[str, bytes],
+) -> int | None:
+    columns = [f for f in BOOKING_FIELDS if f in values]
+    params = [values[c] for c in columns]
+    n = len(columns)
+    return await db.fetchval(
+        f"""
+        INSERT INTO exhibitor_bookings (conference_id, {", ".join(columns)}, confirm_salt,
+            confirm_hash, confirm_expires_at, manage_salt, manage_hash)
+        VALUES ($1, {", ".join(f"${i}" for i in range(2, n + 2))}, ${n + 2}, ${n + 3},
+                now() + interval '{CONFIRM_VALIDITY}', ${n + 4}, ${n + 5})
+        ON CONFLICT (conference_id, email) WHERE status <> 'cancelled' DO NOTHING
+        RETURNING id
+        """,
+        conference_id,
+        *params,
+        salts["confirm"],
+        hashes["confirm"],
+        salts["manage"],
+        hashes["manage"],
+    )
+
+
+_BOOKING = """
+    SELECT b.*, b.confirm_expires_at < now() AS expired, s.code AS stand_code,
+           s.max_staff, s.area AS stand_area
+    FROM exhibitor_bookings b LEFT JOIN stands s ON s.id = b.stand_id
+"""
+
+
+async def booking(
+    db: asyncpg.Connection, booking_id: int, *, lock: bool = False
+) -> asyncpg.Record | None:
+    if lock:
+        await db.execute("SELECT 1 FROM exhibitor_bookings WHERE id = $1 FOR UPDATE", booking_id)
+    return await db.fetchrow(_BOOKING + " WHERE b.id = $1", booking_id)
+
+
+async def booking_by_hash(
+    db: asyncpg.Connection, column: str, digest: bytes
+) -> asyncpg.Record | None:
+    assert column in ("confirm_hash", "manage_hash")
+    return await db.fetchrow(_BOOKING + f" WHERE b.{column} = $1", digest)
+
+
+async def active_by_email(
+    db: asyncpg.Connection, conference_id: int, email: str
+) -> asyncpg.Record | None:
+    booking_id = await db.fetchval(
+        "SELECT id FROM exhibitor_bookings WHERE conference_id = $1 AND email = $2 "
+        "AND status <> 'cancelled' FOR UPDATE",
+        conference_id,
+        email,
+    )
+    return await booking(db, booking_id) if booking_id else None
+
+
+async def renew_confirmation(
+    db: asyncpg.Connection, booking_id: int, salt: bytes, digest: bytes
+) -> None:
+    await db.execute(
+        f"UPDATE exhibitor_bookings SET confirm_salt = $2, confirm_hash = $3, "
+        f"confirm_expires_at = now() + interval '{CONFIRM_VALIDITY}', updated_at = now() "
+        "WHERE id = $1",
+        booking_id,
+        salt,
+        digest,
+    )
+
+
+async def set_status(
+    db: asyncpg.Connection,
+    booking_id: int,
+    status: str,
+    *,
+    stand_id: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Moves a booking to `status`; the stand is kept only when approved (a CHECK says so),
+    and the UNIQUE on stand_id refuses a stand that another booking already has."""
+    await db.execute(
+        """
+        UPDATE exhibitor_bookings
+        SET status = $2, stand_id = $3,
+            waitlist_position = CASE WHEN $2 = 'waitlisted'
+                THEN coalesce(waitlist_position, nextval('exhibitor_waitlist_order')) END,
+            reason = coalesce($4, reason),
+            confirmed_at = CASE WHEN $2 = 'requested' THEN coalesce(confirmed_at, now())
+                ELSE confirmed_at END,
+            decided_at = CASE WHEN $2 IN ('approved', 'waitlisted', 'rejected') THEN now()
+                ELSE decided_at END,
+            updated_at = now()
+        WHERE id = $1
+        """,
+        booking_id,
+        status,
+        stand_id,
+        reason,
+    )
+
+
+async def update_directory(db: asyncpg.Connection, booking_id: int, values: dict[str, Any]) -> None:
+    columns = [c for c in ("description", "description_en", "topics", "website") if c in values]
+    if not columns:
+        return
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+    await db.execute(
+        f"UPDATE exhibitor_bookings SET {assignments}, updated_at = now() WHERE id = $1",
+        booking_id,
+        *(values[c] for c in columns),
+    )
+
+
+async def bookings(
+    db: asyncpg.Connection, conference_id: int, *, status: str | None, after: int, limit: int
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM exhibitor_bookings WHERE conference_id = $1 "
+        "AND ($2::text IS NULL OR status = $2) AND id > $3 ORDER BY id LIMIT $4",
+        conference_id,
+        status,
+        after,
+        limit,
+    )
+
+
+async def waitlist_place(db: asyncpg.Connection, booking: asyncpg.Record) -> int | None:
+    if booking["status"] != "waitlisted":
+        return None
+    return await db.fetchval(
+        "SELECT count(*) FROM exhibitor_bookings WHERE conference_id = $1 "
+        "AND status = 'waitlisted' AND waitlist_position <= $2",
+        booking["conference_id"],
+        booking["waitlist_position"],
+    )
+
+
+async def passes(db: asyncpg.Connection, booking_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT r.id, r.name, r.email, r.ticket_salt, r.status FROM exhibitor_passes p "
+        "JOIN registrations r ON r.id = p.registration_id "
+        "WHERE p.booking_id = $1 AND r.status = 'confirmed' ORDER BY r.id",
+        booking_id,
+    )
+
+
+async def add_pass(db: asyncpg.Connection, booking_id: int, registration_id: int) -> None:
+    await db.execute(
+        "INSERT INTO exhibitor_passes (booking_id, registration_id) VALUES ($1, $2)",
+        booking_id,
+        registration_id,
+    )
+
+
+async def directory(
+    db: asyncpg.Connection, conference_id: int, topic: str | None
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT b.*, s.code AS stand_code, s.area AS stand_area FROM exhibitor_bookings b "
+        "JOIN stands s ON s.id = b.stand_id WHERE b.conference_id = $1 "
+        "AND b.status = 'approved' AND ($2::text IS NULL OR $2 = ANY(b.topics)) "
+        "ORDER BY b.organisation",
+        conference_id,
+        topic,
+    )
+
+
+async def fitting_stands(db: asyncpg.Connection, booking: asyncpg.Record) -> list[asyncpg.Record]:
+    """Free, bookable stands that meet the request: size, features, room for the staff."""
+    return await db.fetch(
+        _STANDS
+        + """
+        WHERE s.conference_id = $1 AND NOT s.blocked AND b.id IS NULL
+          AND ($2::numeric IS NULL OR s.width_m >= $2)
+          AND ($3::numeric IS NULL OR s.depth_m >= $3)
+          AND s.features @> $4::text[] AND s.max_staff >= $5
+        ORDER BY s.width_m * s.depth_m, s.code
+        """,
+        booking["conference_id"],
+        booking["wished_width_m"],
+        booking["wished_depth_m"],
+        booking["wished_features"],
+        booking["staff_count"],
+    )
