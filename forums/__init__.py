@@ -10,13 +10,24 @@ from litestar import Router
 from forums import logic  # noqa: F401  (registers the registration-cancelled handler)
 from forums.api import ForumAPI
 from forums.attendance import AttendanceAPI
+from forums.pages import AttendeeForumPages, PublicForumPages
 from forums.providers import calendar_events, signups_for
+from forums.staff_pages import StaffForumPages
 from registration import calendar as registration_calendar
 from registration import views as registration_views
 from service.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
-router = Router(path="/", route_handlers=[ForumAPI, AttendanceAPI])
+router = Router(
+    path="/",
+    route_handlers=[
+        ForumAPI,
+        AttendanceAPI,
+        AttendeeForumPages,
+        PublicForumPages,
+        StaffForumPages,
+    ],
+)
 
 
 def wire(settings: Settings) -> None:

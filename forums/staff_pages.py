@@ -1,0 +1,388 @@
+"""Staff pages of the forums: list with counts, create and edit, cancel (with a confirmation
+step), participants (printable, with a move to another forum) and their CSV export.
+
+Every change goes through `forums.logic`, like the JSON API: the same validation, the same
+e-mails and calendar updates. Invalid input shows the form again with messages next to the
+fields (400); a change that is valid but not possible now (a clash) shows the reason (409).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import asyncpg
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+
+from forums import logic, queries
+from registration import options
+from service.auth import requires
+from service.conferences import queries as conference_queries
+from service.conferences.logic import not_found
+from service.db import DB
+from service.errors import Conflict, FieldErrors
+from service.forms import Form, local_input
+from service.i18n import gettext as _
+
+ORGANISER = [requires("organiser")]
+NOT_CACHED = CacheControlHeader(private=True, no_store=True)
+LANGUAGES = ("de", "en")
+TEXT_FIELDS = {  # name → longest value, as in forums.schemas
+    "title_en": 200,
+    "description": 5000,
+    "description_en": 5000,
+    "room": 300,
+    "interpretation": 300,
+    "accessibility": 300,
+    "moderators": 300,
+}
+
+# ── queries only these pages need ───────────────────────────────────────────
+
+
+async def attended_counts(db: asyncpg.Connection, conference_id: int) -> dict[int, int]:
+    rows = await db.fetch(
+        "SELECT a.forum_id, count(*) AS n FROM forum_attendance a "
+        "JOIN forums f ON f.id = a.forum_id WHERE f.conference_id = $1 GROUP BY a.forum_id",
+        conference_id,
+    )
+    return {r["forum_id"]: r["n"] for r in rows}
+
+
+async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+    """Those with a seat (by name), then the waiting list in its order (place 1, 2, …)."""
+    return await db.fetch(
+        """
+        SELECT r.id AS registration_id, r.name, r.organisation, r.email, r.category, s.status,
+               CASE WHEN s.status = 'waitlisted' THEN
+                 row_number() OVER (PARTITION BY s.status ORDER BY s.waitlist_position)
+               END AS position,
+               a.first_seen_at IS NOT NULL AS attended
+        FROM forum_signups s
+        JOIN registrations r ON r.id = s.registration_id
+        LEFT JOIN forum_attendance a
+               ON a.forum_id = s.forum_id AND a.registration_id = s.registration_id
+        WHERE s.forum_id = $1 AND s.status <> 'left'
+        ORDER BY s.status, s.waitlist_position, lower(r.name), r.id
+        """,
+        forum_id,
+    )
+
+
+# ── shared helpers ──────────────────────────────────────────────────────────
+
+
+async def _conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
+    """Published or not: organisers see every conference."""
+    conference = await conference_queries.by_slug(db, slug)
+    if conference is None:
+        raise not_found()
+    return conference
+
+
+async def _forum(db: asyncpg.Connection, forum_id: int) -> tuple[asyncpg.Record, asyncpg.Record]:
+    forum = await queries.by_id(db, forum_id)
+    if forum is None:
+        raise logic.forum_not_found()
+    return forum, await _conference(db, forum["conference"])
+
+
+def _languages(current: str | None = None) -> tuple[str, ...]:
+    """The choices for 'language spoken'; a value set otherwise (through the API) is kept."""
+    return LANGUAGES if not current or current in LANGUAGES else (*LANGUAGES, current)
+
+
+def read_forum_form(form: Form, conference: asyncpg.Record, language: str | None = None) -> None:
+    form.text("title", required=True)
+    for name, longest in TEXT_FIELDS.items():
+        form.text(name, max_length=longest)
+    form.moment("starts_at")
+    form.moment("ends_at")
+    form.integer("capacity", maximum=100_000)
+    form.choice("language", _languages(language))
+    form.errors = {**logic.forum_errors(form.values, conference), **form.errors}
+
+
+def forum_fields(forum: asyncpg.Record) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: forum[name] for name in queries.FORUM_FIELDS}
+    for name in ("starts_at", "ends_at"):
+        fields[name] = local_input(forum[name], forum["timezone"])
+    return fields
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Template:
+    context.setdefault("errors", {})
+    context.setdefault("problem", None)
+    context.setdefault("notice", None)
+    return Template(template, context=context, status_code=status, media_type=MediaType.HTML)
+
+
+def _see(url: str) -> Redirect:
+    return Redirect(url, status_code=HTTP_303_SEE_OTHER)
+
+
+def _int(raw: Any) -> int | None:
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 19 else None
+
+
+# ── CSV ─────────────────────────────────────────────────────────────────────
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CWE-1236).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = ("status", "waiting_place", "name", "organisation", "email", "category", "attended")
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def participants_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """UTF-8 with a byte-order mark and `;` between cells, as Excel in German opens it."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            safe_cell(v)
+            for v in (
+                r["status"],
+                r["position"] or "",
+                r["name"],
+                r["organisation"],
+                r["email"],
+                r["category"],
+                "yes" if r["attended"] else "no",
+            )
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# ── pages ───────────────────────────────────────────────────────────────────
+
+
+class StaffForumPages(Controller):
+    path = "/staff"
+    guards = ORGANISER
+    include_in_schema = False
+    cache_control = NOT_CACHED
+
+    @get("/conferences/{slug:str}/forums")
+    async def list_page(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
+        conference = await _conference(db, slug)
+        forums = await queries.list_for_conference(db, conference["id"])
+        return _page(
+            "forums/staff_list.html",
+            conference=conference,
+            forums=forums,
+            attended=await attended_counts(db, conference["id"]),
+            notice=_list_notice(request.query_params, forums),
+        )
+
+    @get("/conferences/{slug:str}/forums/new")
+    async def new_forum(self, db: DB, slug: FromPath[str]) -> Template:
+        conference = await _conference(db, slug)
+        return _page(
+            "forums/edit.html",
+            conference=conference,
+            forum=None,
+            fields={"language": "de"},
+            languages=LANGUAGES,
+        )
+
+    @post("/conferences/{slug:str}/forums/new")
+    async def create_forum(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
+        conference = await _conference(db, slug)
+        form = Form(await request.form(), conference["timezone"])
+        read_forum_form(form, conference)
+        if form.valid:
+            try:
+                forum_id = await logic.create_forum(db, slug, form.values)
+                return _see(f"/staff/conferences/{slug}/forums?done=created&forum={forum_id}")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+        return _page(
+            "forums/edit.html",
+            HTTP_400_BAD_REQUEST,
+            conference=conference,
+            forum=None,
+            fields=form.redisplay(),
+            errors=form.errors,
+            languages=LANGUAGES,
+        )
+
+    @get("/forums/{forum_id:int}")
+    async def edit_forum(self, request: Request, db: DB, forum_id: FromPath[int]) -> Template:
+        forum, conference = await _forum(db, forum_id)
+        saved = request.query_params.get("saved") == "1"
+        return _page(
+            "forums/edit.html",
+            conference=conference,
+            forum=forum,
+            fields=forum_fields(forum),
+            languages=_languages(forum["language"]),
+            notice=_("Saved.") if saved else None,
+        )
+
+    @post("/forums/{forum_id:int}")
+    async def update_forum(self, request: Request, db: DB, forum_id: FromPath[int]) -> Any:
+        forum, conference = await _forum(db, forum_id)
+        form = Form(await request.form(), conference["timezone"])
+        read_forum_form(form, conference, forum["language"])
+        problem = None
+        if form.valid:
+            try:
+                await logic.update_forum(db, forum_id, dict(form.values))
+                return _see(f"/staff/forums/{forum_id}?saved=1")
+            except FieldErrors as exc:
+                form.errors.update(exc.errors)
+            except Conflict as exc:
+                problem = exc.detail
+        return _page(
+            "forums/edit.html",
+            HTTP_409_CONFLICT if problem else HTTP_400_BAD_REQUEST,
+            conference=conference,
+            forum=forum,
+            fields=form.redisplay(),
+            errors=form.errors,
+            problem=problem,
+            languages=_languages(forum["language"]),
+        )
+
+    @get("/forums/{forum_id:int}/cancel")
+    async def cancel_confirmation(self, db: DB, forum_id: FromPath[int]) -> Template:
+        """'Really cancel?': the step between the form and the change, without JavaScript."""
+        forum, conference = await _forum(db, forum_id)
+        return _page("forums/cancel.html", conference=conference, forum=forum)
+
+    @post("/forums/{forum_id:int}/cancel")
+    async def cancel(self, db: DB, forum_id: FromPath[int]) -> Redirect:
+        _forum_row, conference = await _forum(db, forum_id)
+        await logic.update_forum(db, forum_id, {"cancelled": True})
+        return _see(
+            f"/staff/conferences/{conference['slug']}/forums?done=cancelled&forum={forum_id}"
+        )
+
+    @get("/forums/{forum_id:int}/participants")
+    async def participants_page(
+        self, request: Request, db: DB, forum_id: FromPath[int]
+    ) -> Template:
+        return await _participants_page(db, forum_id, request.query_params)
+
+    @get("/forums/{forum_id:int}/move")
+    async def back_to_participants(self, request: Request, forum_id: FromPath[int]) -> Redirect:
+        """The address of a refused move, opened again (e.g. by the language switch)."""
+        lang = request.query_params.get("lang")
+        query = f"?lang={lang}" if lang in ("de", "en") else ""
+        return _see(f"/staff/forums/{forum_id}/participants{query}")
+
+    @post("/forums/{forum_id:int}/move")
+    async def move(self, request: Request, db: DB, forum_id: FromPath[int]) -> Any:
+        forum, _conference_row = await _forum(db, forum_id)
+        data = await request.form()
+        registration_id, to_forum_id = _int(data.get("registration_id")), _int(data.get("to"))
+        if registration_id is None or to_forum_id is None:
+            problem = _("Please choose a forum to move this person to.")
+            return await _participants_page(db, forum_id, {}, problem, HTTP_400_BAD_REQUEST)
+        target = await queries.by_id(db, to_forum_id)
+        signup = await queries.signup(db, forum_id, registration_id)
+        try:
+            if target is None or target["conference_id"] != forum["conference_id"]:
+                raise Conflict(_("There is no such forum at this conference."))
+            if to_forum_id == forum_id:
+                raise Conflict(_("This person is already in this forum."))
+            if signup is None or signup["status"] == "left":
+                raise Conflict(_("This person is not signed up for this forum."))
+            await logic.move(db, registration_id, forum_id, to_forum_id)
+        except Conflict as exc:
+            return await _participants_page(db, forum_id, {}, exc.detail, HTTP_409_CONFLICT)
+        return _see(
+            f"/staff/forums/{forum_id}/participants?moved={registration_id}&to={to_forum_id}"
+        )
+
+    @get("/forums/{forum_id:int}/participants.csv")
+    async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Response[bytes]:
+        await _forum(db, forum_id)  # 404 for an unknown forum
+        return Response(
+            participants_csv(await participants(db, forum_id)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="forum-{forum_id}.csv"'},
+        )
+
+
+def _list_notice(params: Mapping[str, str], forums: list[asyncpg.Record]) -> str | None:
+    forum = next((f for f in forums if str(f["id"]) == params.get("forum")), None)
+    if forum is None:
+        return None
+    if params.get("done") == "created":
+        return _("The forum “%(title)s” has been created.", title=forum["title"])
+    if params.get("done") == "cancelled":
+        return _(
+            "The forum “%(title)s” is cancelled. Everyone who was signed up or waiting is "
+            "being told by e-mail.",
+            title=forum["title"],
+        )
+    return None
+
+
+async def _participants_page(
+    db: asyncpg.Connection,
+    forum_id: int,
+    params: Mapping[str, str],
+    problem: str | None = None,
+    status: int = 200,
+) -> Template:
+    forum, conference = await _forum(db, forum_id)
+    rows = await participants(db, forum_id)
+    others = [
+        f
+        for f in await queries.list_for_conference(db, conference["id"])
+        if f["id"] != forum_id and f["cancelled_at"] is None
+    ]
+    return _page(
+        "forums/participants.html",
+        status,
+        conference=conference,
+        forum=forum,
+        seated=[r for r in rows if r["status"] == "confirmed"],
+        waiting=[r for r in rows if r["status"] == "waitlisted"],
+        others=others,
+        category_name=options.category_name,
+        problem=problem,
+        notice=await _moved_notice(db, params, conference),
+    )
+
+
+async def _moved_notice(
+    db: asyncpg.Connection, params: Mapping[str, str], conference: asyncpg.Record
+) -> str | None:
+    """'X is now in Y': from the database; the address only holds the two ids."""
+    registration_id, to_forum_id = _int(params.get("moved")), _int(params.get("to"))
+    if registration_id is None or to_forum_id is None:
+        return None
+    found = await db.fetchrow(
+        "SELECT r.name, f.title, s.status FROM forum_signups s "
+        "JOIN registrations r ON r.id = s.registration_id JOIN forums f ON f.id = s.forum_id "
+        "WHERE s.forum_id = $1 AND s.registration_id = $2 AND f.conference_id = $3",
+        to_forum_id,
+        registration_id,
+        conference["id"],
+    )
+    if found is None or found["status"] == "left":
+        return None
+    if found["status"] == "confirmed":
+        return _(
+            "%(name)s now has a seat in “%(title)s”.", name=found["name"], title=found["title"]
+        )
+    return _(
+        "%(name)s is now on the waiting list of “%(title)s” (it is full).",
+        name=found["name"],
+        title=found["title"],
+    )
