@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from registration import calendar, logic, options, queries
-from registration.views import links, registration_view, ticket_secret
+from registration.views import forums_available, links, registration_view, ticket_secret
 from service.db import DB
 from service.i18n import current_language
 from service.i18n import gettext as _
@@ -110,6 +110,7 @@ class SelfService(Controller):
                 "view": view,
                 "conference": conference,
                 "links": links(state.settings, registration),
+                "forums_available": forums_available(),
                 "qr": qr_svg(secret, label=_("QR code of your ticket")) if secret else None,
                 "secret": secret,
                 "options": options,

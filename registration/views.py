@@ -18,6 +18,11 @@ def provide_forum_signups(provider) -> None:  # type: ignore[no-untyped-def]
     _forum_signups[:] = [provider]
 
 
+def forums_available() -> bool:
+    """Whether a forums domain is wired in (the self-service page then links to it)."""
+    return bool(_forum_signups)
+
+
 def token_key(settings: Settings) -> bytes:
     return key_from_secret(settings.secret_key)
 
