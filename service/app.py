@@ -95,12 +95,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # CLI) may import the domains; the shell itself knows none of them.
     import exhibitors
     import forums
+    import forums.mails
     import registration
     import registration.mails
 
     registration.mails.register_renderers(settings)
     forums.wire(settings)
     exhibitors.wire(settings)
+    forums.mails.register_renderers(settings)
     domain_routers = [registration.router, forums.router, exhibitors.router]
     template_dirs = [registration.TEMPLATES, forums.TEMPLATES, exhibitors.TEMPLATES]
 
