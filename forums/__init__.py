@@ -10,6 +10,7 @@ from litestar import Router
 from forums import logic  # noqa: F401  (registers the registration-cancelled handler)
 from forums.api import ForumAPI
 from forums.attendance import AttendanceAPI
+from forums.door import ForumDoorPage
 from forums.pages import AttendeeForumPages, PublicForumPages
 from forums.providers import calendar_events, signups_for
 from forums.staff_pages import StaffForumPages
@@ -26,6 +27,7 @@ router = Router(
         AttendeeForumPages,
         PublicForumPages,
         StaffForumPages,
+        ForumDoorPage,
     ],
 )
 

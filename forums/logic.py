@@ -42,7 +42,9 @@ def forum_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str
     return errors
 
 
-async def _mail(db: asyncpg.Connection, kind: str, registration_id: int, forum_id: int) -> None:
+async def _mail(
+    db: asyncpg.Connection, kind: str, registration_id: int, forum_id: int, **extra: Any
+) -> None:
     person = await registration_queries.by_id(db, registration_id)
     await outbox.enqueue(
         db,
@@ -50,7 +52,7 @@ async def _mail(db: asyncpg.Connection, kind: str, registration_id: int, forum_i
         recipient=person["email"],
         language=person["language"],
         ref_id=registration_id,
-        payload={"forum_id": forum_id},
+        payload={"forum_id": forum_id, **extra},
     )
 
 
@@ -119,7 +121,14 @@ async def update_forum(db: asyncpg.Connection, forum_id: int, changes: dict[str,
                 await _fill_seats(db, await queries.lock(db, forum_id))
             if cancel and current["cancelled_at"] is None:
                 for signup in await queries.mark_cancelled(db, forum_id):
-                    await _mail(db, MAIL_CANCELLED, signup["registration_id"], forum_id)
+                    # Only those who held a seat have the forum in their calendar to cancel.
+                    await _mail(
+                        db,
+                        MAIL_CANCELLED,
+                        signup["registration_id"],
+                        forum_id,
+                        held_seat=signup["previous"] == "confirmed",
+                    )
     except asyncpg.ExclusionViolationError:
         raise Conflict(
             _(

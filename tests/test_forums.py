@@ -280,3 +280,30 @@ async def test_forum_door_check(client, organiser, pool, settings, make_staff):
         f"/api/v1/forums/{forum['id']}/attendance", json={"secret": secrets[0]}
     )
     assert no_token.status_code == 401
+
+
+async def test_forum_door_page_for_handheld_scanners(client, organiser, pool, settings, make_staff):
+    from tests.conftest import csrf_token, login
+
+    await setup_conference(client, organiser)
+    forum = await make_forum(client, organiser, title="Vernetzung <b>vor Ort</b>")
+    [(_rid, token)] = await make_attendees(pool, settings.secret_key, CONFERENCE_SLUG, 1)
+    await sign_up(client, token, forum["id"])
+    secret = (await client.get(f"/api/v1/registrations/{token}")).json()["ticket"]["secret"]
+    scanner = await make_staff("scanner")
+    await login(client, scanner)
+    page = await client.get(f"/staff/forums/{forum['id']}/door")
+    assert page.status_code == 200 and "autofocus" in page.text
+    assert "&lt;b&gt;vor Ort&lt;/b&gt;" in page.text
+    csrf = await csrf_token(client, f"/staff/forums/{forum['id']}/door")
+    # A handheld scanner types the code, grouped or not, and presses Enter.
+    answer = await client.post(
+        f"/staff/forums/{forum['id']}/door",
+        data={"secret": "-".join(secret[i : i + 4] for i in range(0, 26, 4)), "_csrf_token": csrf},
+    )
+    assert answer.status_code == 200 and 'data-status="signed_up"' in answer.text
+    assert "Person 0" in answer.text
+    wrong = await client.post(
+        f"/staff/forums/{forum['id']}/door", data={"secret": "nonsense", "_csrf_token": csrf}
+    )
+    assert 'data-status="invalid"' in wrong.text

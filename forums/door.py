@@ -1,0 +1,50 @@
+"""A simple page for staff at a forum's door: a handheld scanner (which types like a
+keyboard) or a typed code goes into one field; the answer fills the screen, and the field is
+ready for the next ticket. The camera scanner page of the entrance builds on the same check."""
+
+from __future__ import annotations
+
+from litestar import Controller, MediaType, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from forums import attendance, logic
+from service.auth import requires
+from service.db import DB
+
+
+class ForumDoorPage(Controller):
+    path = "/staff/forums/{forum_id:int}/door"
+    guards = [requires("scanner")]
+    include_in_schema = False
+
+    @get("/")
+    async def door(self, db: DB, forum_id: FromPath[int]) -> Template:
+        return await self._page(db, forum_id, None)
+
+    @post("/")
+    async def scan(self, request: Request, db: DB, forum_id: FromPath[int]) -> Template:
+        secret = str((await request.form()).get("secret", "")).strip()
+        decision = await attendance.check(db, forum_id, secret) if secret else None
+        return await self._page(db, forum_id, decision)
+
+    async def _page(self, db: DB, forum_id: int, decision) -> Template:  # type: ignore[no-untyped-def]
+        forum = await db.fetchrow(
+            "SELECT f.*, c.timezone FROM forums f JOIN conferences c ON c.id = f.conference_id "
+            "WHERE f.id = $1",
+            forum_id,
+        )
+        if forum is None:
+            raise logic.forum_not_found()
+        counts = await db.fetchrow(
+            "SELECT (SELECT count(*) FROM forum_attendance WHERE forum_id = $1) AS present, "
+            "(SELECT count(*) FROM forum_signups WHERE forum_id = $1 AND status = 'confirmed') "
+            "AS expected",
+            forum_id,
+        )
+        return Template(
+            "forums/door.html",
+            context={"forum": forum, "decision": decision, "counts": counts},
+            media_type=MediaType.HTML,
+            headers={"Cache-Control": "private, no-store"},
+        )
