@@ -8,8 +8,6 @@ fields (400); a change that is valid but not possible now (a clash) shows the re
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +27,7 @@ from service.db import DB
 from service.errors import Conflict, FieldErrors
 from service.forms import Form, local_input
 from service.i18n import gettext as _
+from service.spreadsheet import csv_bytes
 
 ORGANISER = [requires("organiser")]
 NOT_CACHED = CacheControlHeader(private=True, no_store=True)
@@ -133,26 +132,14 @@ def _int(raw: Any) -> int | None:
 
 # ── CSV ─────────────────────────────────────────────────────────────────────
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CWE-1236).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("status", "waiting_place", "name", "organisation", "email", "category", "attended")
 
 
-def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def participants_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """UTF-8 with a byte-order mark and `;` between cells, as Excel in German opens it."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            safe_cell(v)
-            for v in (
+    return csv_bytes(
+        CSV_COLUMNS,
+        (
+            (
                 r["status"],
                 r["position"] or "",
                 r["name"],
@@ -161,8 +148,9 @@ def participants_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
                 r["category"],
                 "yes" if r["attended"] else "no",
             )
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for r in rows
+        ),
+    )
 
 
 # ── pages ───────────────────────────────────────────────────────────────────

@@ -7,8 +7,6 @@ when an attendee acts. Everything here is personal data: never cached, organiser
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -29,6 +27,7 @@ from service.conferences import queries as conference_queries
 from service.conferences.logic import local, not_found
 from service.db import DB
 from service.i18n import gettext as _
+from service.spreadsheet import csv_bytes
 
 ORGANISER = [requires("organiser")]
 STAFF_SECURITY = [{"BearerToken": []}]
@@ -167,8 +166,6 @@ async def summary(db: asyncpg.Connection, conference: asyncpg.Record) -> Registr
     )
 
 
-# Spreadsheet programs run a cell that starts with one of these as a formula (CWE-1236).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id",
     "name",
@@ -184,26 +181,16 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _clock(value: datetime | None, conference: asyncpg.Record) -> str:
     # "2027-05-10 09:00" in the conference's time zone: Excel reads it as a date and time.
     return local(value, conference).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def registrations_csv(rows: list[asyncpg.Record], conference: asyncpg.Record) -> bytes:
-    """UTF-8 with a byte-order mark and `;` between cells, as Excel in German opens it."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            _cell(v)
-            for v in (
+    return csv_bytes(
+        CSV_COLUMNS,
+        (
+            (
                 r["id"],
                 r["name"],
                 r["email"],
@@ -216,8 +203,9 @@ def registrations_csv(rows: list[asyncpg.Record], conference: asyncpg.Record) ->
                 _clock(r["confirmed_at"], conference),
                 "yes" if "photos" in r["consents"] else "no",
             )
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for r in rows
+        ),
+    )
 
 
 # ── JSON API ────────────────────────────────────────────────────────────────
