@@ -6,11 +6,46 @@ from pathlib import Path
 from litestar import Router
 
 from exhibitors.api import BookingAPI, DirectoryAPI, ReviewAPI, StandAPI
+from exhibitors.pages import ExhibitorRequestPages, ExhibitorSelfService
+from exhibitors.public_pages import PublicExhibitorPages
+from exhibitors.staff_pages import StaffExhibitorPages, StaffStandPages
 from service.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
-router = Router(path="/", route_handlers=[StandAPI, BookingAPI, ReviewAPI, DirectoryAPI])
+router = Router(
+    path="/",
+    route_handlers=[
+        StandAPI,
+        BookingAPI,
+        ReviewAPI,
+        DirectoryAPI,
+        PublicExhibitorPages,
+        ExhibitorRequestPages,
+        ExhibitorSelfService,
+        StaffStandPages,
+        StaffExhibitorPages,
+    ],
+)
 
 
 def wire(settings: Settings) -> None:
-    """Nothing to hand over yet; mail renderers and the confirm page hook come here."""
+    """The e-mail renderers, and the confirmer for the shared page `/confirm/{token}`
+    (registration's; it must not import this domain, so this domain hands it over)."""
+    import asyncpg
+    from litestar.exceptions import NotFoundException
+
+    from exhibitors import logic, mails
+    from registration import pages
+    from registration.views import token_key
+
+    mails.register_renderers(settings)
+
+    async def confirm_booking(db: asyncpg.Connection, settings: Settings, token: str) -> str | None:
+        """An exhibitor's confirmation token → the exhibitor page; None for any other."""
+        try:
+            _status, manage = await logic.confirm(db, token_key(settings), token)
+        except NotFoundException:
+            return None
+        return f"/x/{manage}?confirmed=1"
+
+    pages.provide_confirmer(confirm_booking)

@@ -1,12 +1,20 @@
-"""HTML: the registration form, the confirmation page, the privacy notice."""
+"""HTML: the registration form, the confirmation page, the privacy notice.
+
+The confirmation page `/confirm/{token}` is shared: the links in other domains' mails (the
+exhibitors' booking requests) lead there too. Registration does not know those domains; they
+hand it a confirmer at wiring time with `provide_confirmer`, and the button tries them in turn
+when the token is not a registration's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -20,9 +28,23 @@ from service.errors import FieldErrors
 from service.forms import Form
 from service.i18n import current_language
 from service.ratelimit import per_client
+from service.settings import Settings
 
 REGISTRATION_LIMIT = per_client("registration-form", 30)
 LINK_LIMIT = per_client("links", 120)
+
+# (db, settings, token) -> where the confirmed party goes next, or None: not my token.
+Confirmer = Callable[[asyncpg.Connection, Settings, str], Awaitable[str | None]]
+_other_confirmers: list[Confirmer] = []
+
+
+def provide_confirmer(confirmer: Confirmer) -> None:
+    """Wiring: another domain confirms its own tokens on the shared confirmation page. The
+    same function provided again (create_app runs more than once in a process) replaces its
+    earlier registration instead of being asked twice."""
+    name = (confirmer.__module__, confirmer.__qualname__)
+    _other_confirmers[:] = [c for c in _other_confirmers if (c.__module__, c.__qualname__) != name]
+    _other_confirmers.append(confirmer)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Template:
@@ -128,7 +150,16 @@ class RegistrationPages(Controller):
 
     @post("/confirm/{token:str}", middleware=[LINK_LIMIT])
     async def confirm(self, db: DB, state: State, token: FromPath[str]) -> Redirect:
-        _status, manage_token = await logic.confirm(db, token_key(state.settings), token)
+        try:
+            _status, manage_token = await logic.confirm(db, token_key(state.settings), token)
+        except NotFoundException:
+            # Not a registration's token: perhaps another domain's (each tries only its own
+            # kind); if none knows it, the same invalid-link answer.
+            for confirmer in _other_confirmers:
+                url = await confirmer(db, state.settings, token)
+                if url is not None:
+                    return Redirect(url)
+            raise
         return Redirect(f"/r/{manage_token}?confirmed=1")
 
     async def _conference(self, db: DB, slug: str):  # type: ignore[no-untyped-def]
