@@ -231,6 +231,17 @@ async def reassign(db: asyncpg.Connection, booking_id: int, stand_id: int) -> No
         booking = await _locked_booking(db, booking_id)
         if booking["status"] != "approved":
             raise Conflict(_("Only an approved booking has a stand to change."))
+        stand = await queries.stand(db, stand_id)
+        named = len(await queries.passes(db, booking_id))
+        if stand is not None and stand["max_staff"] < named:
+            raise Conflict(
+                _(
+                    "%(named)s stand staff are named, but that stand allows %(n)s; remove "
+                    "people first.",
+                    named=named,
+                    n=stand["max_staff"],
+                )
+            )
         await _assign(db, booking, stand_id)
         await mail(db, MAIL_STAND_CHANGED, booking)
 
@@ -246,8 +257,7 @@ async def decide(db: asyncpg.Connection, booking_id: int, status: str, reason: s
         if booking["status"] not in allowed:
             raise Conflict(_("This step is not possible for a booking in this state."))
         await queries.set_status(db, booking_id, status, reason=reason)
-        if status == "rejected":
-            await _withdraw_passes(db, booking_id)
+        await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
         await mail(db, MAIL_WAITLISTED if status == "waitlisted" else MAIL_REJECTED, booking)
 
 
@@ -258,6 +268,7 @@ async def release(db: asyncpg.Connection, booking_id: int) -> None:
         if booking["status"] != "approved":
             raise Conflict(_("Only an approved booking has a stand to release."))
         await queries.set_status(db, booking_id, "requested")
+        await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
 
 
 async def cancel(db: asyncpg.Connection, booking: asyncpg.Record) -> None:

@@ -279,3 +279,40 @@ async def test_bad_requests_store_nothing(client, organiser, pool):
     assert [r.status_code for r in same] == [202, 202] and same[0].json() == same[1].json()
     async with pool.acquire() as db:
         assert await db.fetchval("SELECT count(*) FROM exhibitor_bookings") == 1
+
+
+async def test_passes_exist_only_while_there_is_a_stand(client, organiser, pool, settings):
+    await make_conference(client, organiser)
+    big = await make_stand(client, organiser, code="E1", max_staff=3)
+    small = await make_stand(client, organiser, code="E2", max_staff=2)
+    booking_id, manage = await request_and_confirm(client, pool, settings, staff_count=1)
+    await client.post(
+        f"/api/v1/exhibitor-bookings/{booking_id}/approve",
+        json={"stand_id": big["id"]},
+        headers=organiser.headers,
+    )
+    for name in ("Ana", "Ben", "Cleo"):
+        added = await client.post(
+            f"/api/v1/exhibitor-bookings/{manage}/passes",
+            json={"name": name, "email": f"{name.lower()}@example.org"},
+        )
+        assert added.status_code == 201
+    too_small = await client.post(
+        f"/api/v1/exhibitor-bookings/{booking_id}/reassign",
+        json={"stand_id": small["id"]},
+        headers=organiser.headers,
+    )
+    assert too_small.status_code == 409
+    released = await client.post(
+        f"/api/v1/exhibitor-bookings/{booking_id}/release", headers=organiser.headers
+    )
+    assert released.status_code == 200
+    assert (await client.get(f"/api/v1/exhibitor-bookings/{manage}")).json()["passes"] == []
+    async with pool.acquire() as db:
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM registrations WHERE category = 'exhibitor_staff' "
+                "AND status = 'confirmed'"
+            )
+            == 0
+        )
