@@ -11,6 +11,7 @@ from litestar import Router
 
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
+from registration.checkin_api import CheckinAPI
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
 from registration.selfservice import SelfService
@@ -26,6 +27,7 @@ router = Router(
         SelfService,
         RegistrationStaffAPI,
         RegistrationStaffPages,
+        CheckinAPI,
     ],
 )
 

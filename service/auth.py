@@ -40,6 +40,9 @@ class StaffUser:
     id: int
     email: str
     role: str
+    # Which device or browser session acts: "token:<id>" or "session:<staff id>". Scans are
+    # recorded per device, and a retried scan is recognised by (device, nonce).
+    device: str = ""
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -72,7 +75,8 @@ def token_digest(token: str) -> bytes:
 async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None:
     row = await db.fetchrow(
         """
-        SELECT s.id, s.email, s.role FROM api_tokens t JOIN staff s ON s.id = t.staff_id
+        SELECT s.id, s.email, s.role, 'token:' || t.id AS device
+        FROM api_tokens t JOIN staff s ON s.id = t.staff_id
         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT s.disabled
         """,
         token_digest(token),
@@ -82,7 +86,9 @@ async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None
 
 async def staff_by_id(db: asyncpg.Connection, staff_id: int) -> StaffUser | None:
     row = await db.fetchrow(
-        "SELECT id, email, role FROM staff WHERE id = $1 AND NOT disabled", staff_id
+        "SELECT id, email, role, 'session:' || id AS device FROM staff "
+        "WHERE id = $1 AND NOT disabled",
+        staff_id,
     )
     return StaffUser(**dict(row)) if row else None
 

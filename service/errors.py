@@ -128,6 +128,7 @@ def _detail(exc: Exception, status: int) -> str:
     if own_detail and exc.detail and status < 500:
         return exc.detail
     defaults = {
+        400: _("Invalid input."),
         401: _("Please log in, or send a valid API token."),
         403: _("Your account may not do this."),
         404: _("There is nothing at this address."),

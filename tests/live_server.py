@@ -1,8 +1,8 @@
 """Fixtures for browser tests: the real server in a subprocess, started the way production
 starts it (`tagung serve`), and headless Chromium driven by Playwright.
 
-Import them explicitly in a test module (`from tests.live_server import browser, live_server,
-page`); only the root conftest may declare pytest_plugins.
+tests/conftest.py loads this module as a pytest plugin, so every test module can ask for
+`live_server`, `two_process_server`, `browser` and `page` by name.
 """
 
 from __future__ import annotations

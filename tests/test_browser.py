@@ -14,9 +14,6 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import StaffAccount, conference_payload
-from tests.live_server import browser, chromium_path, live_server, page
-
-__all__ = ["browser", "chromium_path", "live_server", "page"]  # fixtures, imported for pytest
 
 pytestmark = pytest.mark.browser
 

@@ -19,10 +19,8 @@ from playwright.async_api import Page, expect
 
 from service.tokens import grouped
 from tests.conftest import StaffAccount, conference_payload
-from tests.live_server import SECRET_KEY, browser, chromium_path, live_server, page
+from tests.live_server import SECRET_KEY
 from tests.registration_support import SLUG, registration_payload, token_for
-
-__all__ = ["browser", "chromium_path", "live_server", "page"]  # fixtures, imported for pytest
 
 pytestmark = pytest.mark.browser
 

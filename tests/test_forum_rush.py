@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from tests.forum_support import CONFERENCE_SLUG, make_attendees, make_forum
-from tests.live_server import SECRET_KEY, two_process_server  # noqa: F401  (fixture)
+from tests.live_server import SECRET_KEY
 from tests.registration_support import make_conference
 
 
@@ -91,7 +91,7 @@ async def test_rush_in_one_process(organiser, pool, settings):
 
 
 @pytest.mark.usefixtures("two_process_server")
-async def test_rush_across_two_processes(two_process_server, organiser, pool):  # noqa: F811
+async def test_rush_across_two_processes(two_process_server, organiser, pool):
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(base_url=two_process_server, limits=limits, timeout=60) as http:
         await make_conference(http, organiser, capacity=1000)

@@ -285,9 +285,7 @@ async def test_self_service_changes_language(client, organiser, pool, settings):
 
 async def test_registration_is_rate_limited_per_client(client, organiser, pool):
     await make_conference(client, organiser)
-    statuses = [
-        (await register(client, email=f"p{i}@example.org")).status_code for i in range(31)
-    ]
+    statuses = [(await register(client, email=f"p{i}@example.org")).status_code for i in range(31)]
     assert statuses[:30] == [202] * 30 and statuses[30] == 429
     async with pool.acquire() as db:
         assert await db.fetchval("SELECT count(*) FROM registrations") == 30

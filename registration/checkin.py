@@ -1,0 +1,270 @@
+"""Entrance check-in: one decision per scan, a ticket admitted exactly once.
+
+The decision for an entry is one atomic `UPDATE … SET inside = true WHERE … AND NOT inside`:
+of any number of simultaneous scans of one ticket, at one door or several, in one process or
+many, exactly one changes the row and is `ok`; the others see `already_checked_in` with the
+time and door of that entry. A retried request with the same nonce from the same device gets
+the answer it got before and records nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from registration import options
+from service import tokens
+from service.auth import StaffUser
+from service.conferences import queries as conference_queries
+
+# More refused scans than this per device and minute look like guessing: 429.
+FAILED_SCANS_PER_MINUTE = 30
+REASONS = ("invalid", "already_checked_in", "cancelled", "not_confirmed", "other_conference")
+
+
+class TooManyFailures(Exception):
+    pass
+
+
+def _decision(
+    status: str,
+    reason: str | None,
+    person: asyncpg.Record | None,
+    checked_in_at: datetime | None,
+    gate: str | None,
+) -> dict[str, Any]:
+    attendee = None
+    if person is not None:
+        attendee = {
+            "name": person["name"],
+            "category": person["category"],
+            "category_label": options.category_name(person["category"]),
+            "organisation": person["organisation"],
+        }
+    return {
+        "status": status,
+        "reason": reason,
+        "attendee": attendee,
+        "checked_in_at": checked_in_at.isoformat() if checked_in_at else None,
+        "gate": gate,
+    }
+
+
+async def _retry_answer(
+    db: asyncpg.Connection, device: str, nonce: str | None
+) -> dict[str, Any] | None:
+    if not nonce:
+        return None
+    # Two copies of one retried request may arrive together: let them take turns.
+    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{device}\n{nonce}")
+    stored = await db.fetchval(
+        "SELECT response FROM scans WHERE device = $1 AND nonce = $2", device, nonce
+    )
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
+async def _record(
+    db: asyncpg.Connection,
+    *,
+    conference_id: int | None,
+    registration_id: int | None,
+    staff: StaffUser,
+    nonce: str | None,
+    gate: str,
+    kind: str,
+    decision: dict[str, Any],
+    offline: bool = False,
+    scanned_at: datetime | None = None,
+) -> None:
+    await db.execute(
+        """
+        INSERT INTO scans (conference_id, registration_id, device, staff_id, nonce, gate, type,
+                           status, reason, response, offline, scanned_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, coalesce($12, now()))
+        """,
+        conference_id,
+        registration_id,
+        staff.device,
+        staff.id,
+        nonce,
+        gate,
+        kind,
+        decision["status"],
+        decision["reason"],
+        json.dumps(decision),
+        offline,
+        scanned_at,
+    )
+
+
+async def _too_many_failures(db: asyncpg.Connection, device: str) -> bool:
+    failures = await db.fetchval(
+        "SELECT count(*) FROM scans WHERE device = $1 AND status = 'error' "
+        "AND reason = 'invalid' AND recorded_at > now() - interval '1 minute'",
+        device,
+    )
+    return failures >= FAILED_SCANS_PER_MINUTE
+
+
+async def _person(db: asyncpg.Connection, secret: str) -> asyncpg.Record | None:
+    if not tokens.looks_valid(secret):
+        return None
+    return await db.fetchrow(
+        "SELECT id, conference_id, name, category, organisation, status, inside, entered_at, "
+        "entered_gate FROM registrations WHERE ticket_hash = $1",
+        tokens.digest(secret),
+    )
+
+
+async def decide(
+    db: asyncpg.Connection,
+    staff: StaffUser,
+    conference_id: int,
+    *,
+    person: asyncpg.Record | None,
+    gate: str,
+    kind: str,
+) -> dict[str, Any]:
+    """The decision for one person (found by ticket, or picked by staff for a manual entry)."""
+    if person is None:
+        return _decision("error", "invalid", None, None, None)
+    if person["conference_id"] != conference_id:
+        return _decision("error", "other_conference", None, None, None)
+    if person["status"] == "cancelled":
+        return _decision("error", "cancelled", person, None, None)
+    if person["status"] != "confirmed":
+        return _decision("error", "not_confirmed", person, None, None)
+    if kind == "exit":
+        left = await db.fetchrow(
+            "UPDATE registrations SET inside = false WHERE id = $1 AND inside "
+            "RETURNING now() AS at",
+            person["id"],
+        )
+        return _decision("ok", None, person, left["at"] if left else None, gate)
+    entered = await db.fetchrow(
+        "UPDATE registrations SET inside = true, entered_at = now(), entered_gate = $2 "
+        "WHERE id = $1 AND status = 'confirmed' AND NOT inside RETURNING entered_at",
+        person["id"],
+        gate,
+    )
+    if entered is not None:
+        return _decision("ok", None, person, entered["entered_at"], gate)
+    first = await db.fetchrow(
+        "SELECT entered_at, entered_gate FROM registrations WHERE id = $1", person["id"]
+    )
+    return _decision(
+        "error", "already_checked_in", person, first["entered_at"], first["entered_gate"]
+    )
+
+
+async def scan(
+    db: asyncpg.Connection,
+    staff: StaffUser,
+    *,
+    conference_slug: str,
+    secret: str,
+    gate: str = "",
+    kind: str = "entry",
+    nonce: str | None = None,
+    offline: bool = False,
+    scanned_at: datetime | None = None,
+) -> dict[str, Any]:
+    async with db.transaction():
+        again = await _retry_answer(db, staff.device, nonce)
+        if again is not None:
+            return again
+        if await _too_many_failures(db, staff.device):
+            raise TooManyFailures
+        conference = await conference_queries.by_slug(db, conference_slug)
+        person = await _person(db, secret)
+        if conference is None:
+            decision = _decision(
+                "error", "other_conference" if person else "invalid", None, None, None
+            )
+            conference_id = None
+        else:
+            conference_id = conference["id"]
+            decision = await decide(db, staff, conference_id, person=person, gate=gate, kind=kind)
+        await _record(
+            db,
+            conference_id=conference_id,
+            registration_id=person["id"] if person else None,
+            staff=staff,
+            nonce=nonce,
+            gate=gate,
+            kind=kind,
+            decision=decision,
+            offline=offline,
+            scanned_at=scanned_at,
+        )
+        return decision
+
+
+async def manual(
+    db: asyncpg.Connection, staff: StaffUser, conference_id: int, registration_id: int, gate: str
+) -> dict[str, Any]:
+    """Admitting someone found by name (no ticket at hand)."""
+    async with db.transaction():
+        person = await db.fetchrow(
+            "SELECT id, conference_id, name, category, organisation, status, inside, "
+            "entered_at, entered_gate FROM registrations WHERE id = $1",
+            registration_id,
+        )
+        decision = await decide(db, staff, conference_id, person=person, gate=gate, kind="entry")
+        await _record(
+            db,
+            conference_id=conference_id,
+            registration_id=person["id"] if person else None,
+            staff=staff,
+            nonce=None,
+            gate=gate,
+            kind="manual",
+            decision=decision,
+        )
+        return decision
+
+
+async def undo(
+    db: asyncpg.Connection, staff: StaffUser, conference_id: int, registration_id: int
+) -> bool:
+    """Takes back an entry (the wrong person was waved through). False if not inside."""
+    async with db.transaction():
+        undone = await db.fetchval(
+            "UPDATE registrations SET inside = false, entered_at = NULL, entered_gate = NULL "
+            "WHERE id = $1 AND conference_id = $2 AND inside RETURNING id",
+            registration_id,
+            conference_id,
+        )
+        decision = _decision(
+            "ok" if undone else "error", None if undone else "not_inside", None, None, None
+        )
+        await _record(
+            db,
+            conference_id=conference_id,
+            registration_id=registration_id,
+            staff=staff,
+            nonce=None,
+            gate="",
+            kind="undo",
+            decision=decision,
+        )
+        return bool(undone)
+
+
+async def search(
+    db: asyncpg.Connection, conference_id: int, query: str, limit: int = 20
+) -> list[asyncpg.Record]:
+    """For people without their ticket: by name, organisation or e-mail address."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return await db.fetch(
+        "SELECT id, name, organisation, category, status, inside, entered_at, entered_gate "
+        "FROM registrations WHERE conference_id = $1 AND status <> 'cancelled' "
+        "AND (name ILIKE $2 OR organisation ILIKE $2 OR email ILIKE $2) "
+        "ORDER BY name LIMIT $3",
+        conference_id,
+        pattern,
+        limit,
+    )

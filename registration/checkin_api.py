@@ -1,0 +1,163 @@
+"""JSON API of the entrance, for scanning devices and scripts (scanner role or above)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta, Struct
+
+from registration import checkin
+from service.auth import CurrentStaff, requires
+from service.conferences import queries as conference_queries
+from service.db import DB
+from service.i18n import gettext as _
+
+SCANNER = [requires("scanner")]
+STAFF = [{"BearerToken": []}]
+Text = Annotated[str, Meta(max_length=100)]
+
+
+class CheckinRequest(Struct, forbid_unknown_fields=True):
+    conference: Annotated[str, Meta(min_length=1, max_length=80)]
+    secret: Annotated[str, Meta(max_length=200)]
+    gate: Annotated[str, Meta(max_length=50)] = ""
+    type: Literal["entry", "exit"] = "entry"
+    nonce: Text | None = None
+
+
+class Attendee(Struct):
+    name: str
+    category: str
+    category_label: str
+    organisation: str
+
+
+class CheckinDecision(Struct):
+    status: Literal["ok", "error"]
+    reason: str | None
+    attendee: Attendee | None
+    checked_in_at: datetime | None
+    gate: str | None
+
+
+class PersonRequest(Struct, forbid_unknown_fields=True):
+    conference: Annotated[str, Meta(min_length=1, max_length=80)]
+    registration_id: int
+    gate: Annotated[str, Meta(max_length=50)] = ""
+
+
+class Undone(Struct):
+    undone: bool
+
+
+class Found(Struct):
+    registration_id: int
+    name: str
+    organisation: str
+    category: str
+    status: str
+    inside: bool
+    entered_at: datetime | None
+    entered_gate: str | None
+
+
+def as_decision(data: dict[str, Any]) -> CheckinDecision:
+    return msgspec.convert(data, CheckinDecision)
+
+
+async def _conference_id(db: DB, slug: str) -> int:
+    conference = await conference_queries.by_slug(db, slug)
+    if conference is None:
+        raise NotFoundException(_("There is no conference at this address."))
+    return conference["id"]
+
+
+class CheckinAPI(Controller):
+    path = "/api/v1"
+    tags = ["entrance"]
+    guards = SCANNER
+    security = STAFF
+
+    @post(
+        "/checkin",
+        status_code=200,
+        summary="Scan a ticket at the entrance: always 200 with the decision",
+        description=(
+            "status ok, or error with reason invalid, already_checked_in (with the time and "
+            "gate of that entry), cancelled, not_confirmed or other_conference. The same nonce "
+            "from the same device gets the same answer and records one scan. After an exit "
+            "scan the person may enter again. Too many refused scans from one device in a "
+            "minute: 429."
+        ),
+    )
+    async def scan(
+        self, db: DB, staff: CurrentStaff, data: JSONBody[CheckinRequest]
+    ) -> CheckinDecision:
+        try:
+            decision = await checkin.scan(
+                db,
+                staff,
+                conference_slug=data.conference,
+                secret=data.secret,
+                gate=data.gate,
+                kind=data.type,
+                nonce=data.nonce,
+            )
+        except checkin.TooManyFailures:
+            raise HTTPException(
+                status_code=429,
+                detail=_("Too many invalid codes from this device. Please wait a minute."),
+            ) from None
+        return as_decision(decision)
+
+    @post(
+        "/checkin/manual",
+        status_code=200,
+        summary="Admit someone found by name (no ticket at hand)",
+    )
+    async def manual(
+        self, db: DB, staff: CurrentStaff, data: JSONBody[PersonRequest]
+    ) -> CheckinDecision:
+        conference_id = await _conference_id(db, data.conference)
+        return as_decision(
+            await checkin.manual(db, staff, conference_id, data.registration_id, data.gate)
+        )
+
+    @post(
+        "/checkin/undo",
+        status_code=200,
+        summary="Take back an entry (the wrong person was waved through)",
+    )
+    async def undo(self, db: DB, staff: CurrentStaff, data: JSONBody[PersonRequest]) -> Undone:
+        conference_id = await _conference_id(db, data.conference)
+        return Undone(await checkin.undo(db, staff, conference_id, data.registration_id))
+
+    @get(
+        "/conferences/{slug:str}/checkin/search",
+        summary="Find people without their ticket by name, organisation or e-mail",
+    )
+    async def search(
+        self,
+        db: DB,
+        slug: FromPath[str],
+        q: FromQuery[Annotated[str, Meta(min_length=2, max_length=100)]],
+    ) -> list[Found]:
+        conference_id = await _conference_id(db, slug)
+        return [
+            Found(
+                registration_id=r["id"],
+                name=r["name"],
+                organisation=r["organisation"],
+                category=r["category"],
+                status=r["status"],
+                inside=r["inside"],
+                entered_at=r["entered_at"],
+                entered_gate=r["entered_gate"],
+            )
+            for r in await checkin.search(db, conference_id, q)
+        ]
