@@ -20,6 +20,7 @@ from service import tokens
 from service.auth import StaffUser
 from service.conferences import queries as conference_queries
 
+CHECKIN_CHANNEL = "tagung_checkin"
 # More refused scans than this per device and minute look like guessing: 429.
 FAILED_SCANS_PER_MINUTE = 30
 REASONS = ("invalid", "already_checked_in", "cancelled", "not_confirmed", "other_conference")
@@ -98,6 +99,9 @@ async def _record(
         offline,
         scanned_at,
     )
+    if conference_id is not None:
+        # Live dashboards in any process hear of it when this commits.
+        await db.execute("SELECT pg_notify($1, $2)", CHECKIN_CHANNEL, str(conference_id))
 
 
 async def _too_many_failures(db: asyncpg.Connection, device: str) -> bool:
