@@ -29,6 +29,7 @@ MAIL_WAITLISTED = "exhibitor.waitlisted"
 MAIL_REJECTED = "exhibitor.rejected"
 MAIL_CANCELLED = "exhibitor.cancelled"
 MAIL_STAND_CHANGED = "exhibitor.stand_changed"
+MAIL_RELEASED = "exhibitor.released"
 
 
 def token(key: bytes, purpose: str, salt: bytes) -> str:
@@ -70,7 +71,9 @@ async def create_stands(
 ) -> list[int]:
     try:
         async with db.transaction():
-            conference = await conference_or_404(db, slug)
+            conference = await conference_queries.by_slug(db, slug)  # published or not yet
+            if conference is None:
+                raise NotFoundException(_("There is no conference at this address."))
             return [await queries.insert_stand(db, conference["id"], s) for s in stands]
     except asyncpg.UniqueViolationError:
         raise _stand_taken_code() from None
@@ -269,6 +272,7 @@ async def release(db: asyncpg.Connection, booking_id: int) -> None:
             raise Conflict(_("Only an approved booking has a stand to release."))
         await queries.set_status(db, booking_id, "requested")
         await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
+        await mail(db, MAIL_RELEASED, booking)
 
 
 async def cancel(db: asyncpg.Connection, booking: asyncpg.Record) -> None:

@@ -322,6 +322,16 @@ async def _cancelled(source: Source) -> Mail | None:
     )
 
 
+async def _released(source: Source) -> Mail | None:
+    if source.booking["status"] != "requested":  # a new stand was assigned meanwhile
+        return None
+    return Mail(
+        "exhibitor_released",
+        _("Your stand has been released: %(conference)s", conference=source.title),
+        {**_page(source), "had_passes": await _had_passes(source)},
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     logic.MAIL_CONFIRM: _confirm,
     logic.MAIL_MANAGE_LINK: _manage_link,
@@ -331,6 +341,7 @@ BUILDERS: dict[str, Builder] = {
     logic.MAIL_REJECTED: _rejected,
     logic.MAIL_CANCELLED: _cancelled,
     logic.MAIL_STAND_CHANGED: _stand_changed,
+    logic.MAIL_RELEASED: _released,
 }
 
 

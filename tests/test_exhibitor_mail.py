@@ -420,3 +420,22 @@ def test_every_text_template_sentence_is_in_an_html_template():
         assert (MAIL_TEMPLATES / f"{name}.txt").exists() and (
             MAIL_TEMPLATES / f"{name}.html"
         ).exists(), name
+
+
+async def test_a_released_stand_is_told(client, organiser, pool, settings, smtp_server):
+    await make_conference(client, organiser)
+    stand = await make_stand(client, organiser, code="B12")
+    booking_id, manage = await request_and_confirm(client, pool, settings)
+    await staff_post(
+        client,
+        organiser,
+        f"/api/v1/exhibitor-bookings/{booking_id}/approve",
+        {"stand_id": stand["id"]},
+    )
+    await deliver(pool, smtp_server)
+    await staff_post(client, organiser, f"/api/v1/exhibitor-bookings/{booking_id}/release")
+    [received] = await deliver(pool, smtp_server)
+    assert received.message["Subject"] == translated(
+        "de", "Your stand has been released: %(conference)s", conference=TITLE
+    )
+    assert_exhibitor_page(received.message, manage)

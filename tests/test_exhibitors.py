@@ -11,6 +11,8 @@ from service.app import create_app
 from tests.exhibitor_support import SLUG, booking_payload, make_stand, request_and_confirm
 from tests.registration_support import make_conference
 
+ENGLISH = {"Accept-Language": "en"}
+
 
 async def test_stands_and_a_row(client, organiser, make_staff):
     await make_conference(client, organiser)
@@ -85,7 +87,7 @@ async def test_request_confirm_approve_and_directory(client, organiser, pool, se
         refused = await client.post(
             f"/api/v1/exhibitor-bookings/{booking_id}/approve",
             json={"stand_id": stand["id"]},
-            headers=organiser.headers,
+            headers={**organiser.headers, **ENGLISH},
         )
         assert refused.status_code == 409 and words in refused.json()["detail"]
     approved = await client.post(
@@ -130,7 +132,7 @@ async def test_fifty_approvals_race_for_one_stand(organiser, pool, settings):
                 client.post(
                     f"/api/v1/exhibitor-bookings/{b}/approve",
                     json={"stand_id": stand["id"]},
-                    headers=organiser.headers,
+                    headers={**organiser.headers, **ENGLISH},
                 )
                 for b in bookings
             )
