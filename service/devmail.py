@@ -27,9 +27,7 @@ class SaveToFolder:
         path = self.folder / f"{count:05d}.eml"
         path.write_bytes(envelope.original_content or envelope.content)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        print(
-            f"✉  to {', '.join(envelope.rcpt_tos)}: {message['subject']} → {path}", flush=True
-        )
+        print(f"✉  to {', '.join(envelope.rcpt_tos)}: {message['subject']} → {path}", flush=True)
         return "250 Message accepted for delivery"
 
 
