@@ -12,6 +12,7 @@ from litestar import Router
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
 from registration.checkin_api import CheckinAPI
+from registration.entrance import EntranceAPI, EntrancePages
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
 from registration.selfservice import SelfService
@@ -28,6 +29,8 @@ router = Router(
         RegistrationStaffAPI,
         RegistrationStaffPages,
         CheckinAPI,
+        EntranceAPI,
+        EntrancePages,
     ],
 )
 

@@ -1,0 +1,182 @@
+"""SQL for the entrance dashboard, the name badges and the exports.
+
+"Expected" is everyone confirmed; "entered" is a confirmed registration with an entry that
+stands (an undone entry clears `entered_at`); "inside" is who has entered and not left.
+A scan's person is joined only when the registration belongs to the scan's conference: a
+ticket of another conference is refused without a name, and stays nameless here.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+ADMITTED = "s.status = 'ok' AND s.type IN ('entry', 'manual')"
+
+
+async def by_category(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """
+        SELECT category,
+               count(*) AS expected,
+               count(*) FILTER (WHERE entered_at IS NOT NULL) AS entered,
+               count(*) FILTER (WHERE inside) AS inside
+        FROM registrations
+        WHERE conference_id = $1 AND status = 'confirmed'
+        GROUP BY category
+        """,
+        conference_id,
+    )
+
+
+async def scans_by_gate(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"""
+        SELECT s.gate,
+               count(*) FILTER (WHERE {ADMITTED}) AS admitted,
+               count(*) FILTER (WHERE s.status = 'error' AND s.type IN ('entry', 'manual'))
+                   AS refused,
+               count(*) FILTER (WHERE s.status = 'ok' AND s.type = 'exit') AS exits
+        FROM scans s
+        WHERE s.conference_id = $1 AND s.type <> 'undo'
+        GROUP BY s.gate
+        """,
+        conference_id,
+    )
+
+
+async def inside_by_gate(db: asyncpg.Connection, conference_id: int) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT coalesce(entered_gate, '') AS gate, count(*) AS n FROM registrations "
+        "WHERE conference_id = $1 AND status = 'confirmed' AND inside GROUP BY 1",
+        conference_id,
+    )
+    return {r["gate"]: r["n"] for r in rows}
+
+
+async def arrivals(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Each person's first admission, counted per 15 minutes (only people whose entry stands,
+    so the intervals add up to the number entered)."""
+    return await db.fetch(
+        f"""
+        SELECT date_bin('15 minutes', first_at, TIMESTAMPTZ '2000-01-01 00:00+00') AS start,
+               count(*) AS n
+        FROM (
+            SELECT s.registration_id, min(s.scanned_at) AS first_at
+            FROM scans s
+            JOIN registrations r ON r.id = s.registration_id AND r.conference_id = s.conference_id
+            WHERE s.conference_id = $1 AND {ADMITTED}
+              AND r.status = 'confirmed' AND r.entered_at IS NOT NULL
+            GROUP BY s.registration_id
+        ) first_admissions
+        GROUP BY 1
+        ORDER BY 1
+        """,
+        conference_id,
+    )
+
+
+async def forum_attendance(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Per forum that takes place: people seen at its door, people holding a seat.
+
+    The forum tables come with the migrations; read here in SQL only, nothing of the forums
+    domain is imported (see ARCHITECTURE.md on the direction of imports)."""
+    return await db.fetch(
+        """
+        SELECT f.id, f.title, f.title_en, f.room, f.starts_at,
+               (SELECT count(*) FROM forum_attendance a WHERE a.forum_id = f.id) AS present,
+               (SELECT count(*) FROM forum_signups s
+                WHERE s.forum_id = f.id AND s.status = 'confirmed') AS signed_up
+        FROM forums f
+        WHERE f.conference_id = $1 AND f.cancelled_at IS NULL
+        ORDER BY f.starts_at, f.id
+        """,
+        conference_id,
+    )
+
+
+async def offline_conflicts(
+    db: asyncpg.Connection, conference_id: int, limit: int = 200
+) -> list[asyncpg.Record]:
+    """Tickets admitted at a door while it was offline although already inside: the offline
+    scan (its door and time), and the entry the server had recorded first."""
+    return await db.fetch(
+        """
+        SELECT s.id, s.registration_id, r.name, coalesce(r.organisation, '') AS organisation,
+               s.gate, s.scanned_at,
+               coalesce(s.response ->> 'gate', r.entered_gate) AS first_gate,
+               coalesce((s.response ->> 'checked_in_at')::timestamptz, r.entered_at) AS first_at
+        FROM scans s
+        LEFT JOIN registrations r ON r.id = s.registration_id AND r.conference_id = s.conference_id
+        WHERE s.conference_id = $1 AND s.offline AND s.reason = 'already_checked_in'
+        ORDER BY s.scanned_at DESC, s.id DESC
+        LIMIT $2
+        """,
+        conference_id,
+        limit,
+    )
+
+
+_SCANS = """
+    SELECT s.id, s.scanned_at, s.gate, s.type, s.status, s.reason, s.offline,
+           s.registration_id, r.name, coalesce(r.organisation, '') AS organisation
+    FROM scans s
+    LEFT JOIN registrations r ON r.id = s.registration_id AND r.conference_id = s.conference_id
+    WHERE s.conference_id = $1
+"""
+
+
+async def recent_scans(
+    db: asyncpg.Connection, conference_id: int, limit: int = 20
+) -> list[asyncpg.Record]:
+    """The last scans as recorded (an offline scan uploaded late is recent here)."""
+    return await db.fetch(_SCANS + " ORDER BY s.id DESC LIMIT $2", conference_id, limit)
+
+
+async def all_scans(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(_SCANS + " ORDER BY s.scanned_at, s.id", conference_id)
+
+
+async def attendees(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT id, name, organisation, category, inside, entered_at, entered_gate "
+        "FROM registrations WHERE conference_id = $1 AND status = 'confirmed' "
+        "ORDER BY lower(name), id",
+        conference_id,
+    )
+
+
+async def needs(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Confirmed people who stated needs AND consented to their storage (GDPR Art. 9)."""
+    return await db.fetch(
+        """
+        SELECT r.id, r.name, r.organisation, r.category, r.needs, r.inside
+        FROM registrations r
+        WHERE r.conference_id = $1 AND r.status = 'confirmed' AND r.needs <> '{}'::jsonb
+          AND EXISTS (SELECT 1 FROM consents c
+                      WHERE c.registration_id = r.id AND c.kind = 'special_category')
+        ORDER BY lower(r.name), r.id
+        """,
+        conference_id,
+    )
+
+
+async def badge_holders(
+    db: asyncpg.Connection,
+    conference_id: int,
+    ids: list[int] | None = None,
+    category: str | None = None,
+) -> list[asyncpg.Record]:
+    """Confirmed registrations (only they hold a valid ticket), by name."""
+    return await db.fetch(
+        """
+        SELECT id, name, organisation, category, status, ticket_salt
+        FROM registrations
+        WHERE conference_id = $1 AND status = 'confirmed'
+          AND ($2::bigint[] IS NULL OR id = ANY ($2))
+          AND ($3::text IS NULL OR category = $3)
+        ORDER BY lower(name), id
+        """,
+        conference_id,
+        ids,
+        category,
+    )
