@@ -33,8 +33,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks (bench/README.md); e.g. make bench BENCH_ARGS='--only door --workers 2'
 bench: $(STAMP) $(MO)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Extract the messages from code and templates and merge them into both catalogues.
 messages: $(STAMP)

@@ -2,43 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 
-from bench.harness import closed_loop, fresh_database, percentile, pgbench_tps, progress, service
+from bench.harness import Connection, Row, baseline, closed_loop, database, progress, ratio, service
 from service.demo import DEMO_SLUG, load_demo
 
 CLIENTS = 16
 SECONDS = 5
+WORKERS = 2
 
 
-async def run(server_url: str, workers: int = 2) -> list[tuple[str, str]]:
-    url, drop = await fresh_database(server_url)
-    try:
+async def run(server_url: str) -> list[Row]:
+    async with database(server_url) as url:
         conn = await asyncpg.connect(url)
         await load_demo(conn)
         await conn.close()
-        progress(f"baseline: pgbench -S, {CLIENTS} clients, {SECONDS} s")
-        baseline = await asyncio.to_thread(
-            pgbench_tps, url, clients=CLIENTS, seconds=SECONDS, select_only=True
-        )
-        progress(f"service: GET /api/v1/conferences/{{slug}}, {workers} workers, {CLIENTS} clients")
-        with service(url, workers=workers) as base:
-            path = f"{base}/api/v1/conferences/{DEMO_SLUG}"
-            ok, failed, latencies = await closed_loop(
-                lambda client: client.get(path), clients=CLIENTS, seconds=SECONDS
+        pgbench = await baseline(url, clients=CLIENTS, select_only=True)
+        path = f"/api/v1/conferences/{DEMO_SLUG}"
+
+        async def get(connection: Connection, _: int) -> str:
+            status, _body = await connection.request("GET", path)
+            return "ok" if status == 200 else f"http {status}"
+
+        with service(url, workers=WORKERS) as svc:
+            await closed_loop(svc.host, svc.port, get, range(200), clients=CLIENTS)
+            progress(f"service: GET {path}, {WORKERS} workers, {CLIENTS} clients, {SECONDS} s")
+            loop = iter(int, 1)  # endless
+            result = await closed_loop(
+                svc.host, svc.port, get, loop, clients=CLIENTS, seconds=SECONDS
             )
-        rate = ok / SECONDS
         return [
-            ("pgbench -S (baseline)", f"{baseline:,.0f} tx/s"),
-            ("GET conference (JSON)", f"{rate:,.0f} req/s = {rate / baseline:.3f} × baseline"),
+            (f"pgbench -S, {CLIENTS} clients (baseline)", f"{pgbench:,.0f} tx/s"),
             (
-                "  p50 / p99 latency",
-                f"{percentile(latencies, 0.5) * 1000:.1f} / "
-                f"{percentile(latencies, 0.99) * 1000:.1f} ms",
+                f"GET conference (JSON), {WORKERS}w",
+                f"{result.rate:,.0f} req/s = {ratio(result.rate, pgbench)} pgbench -S; "
+                f"p50/p99 {result.p(0.5):.1f}/{result.p(0.99):.1f} ms",
             ),
-            ("  failed requests", str(failed)),
+            ("  answers", ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items()))),
         ]
-    finally:
-        await drop()
