@@ -46,12 +46,23 @@ messages: $(STAMP)
 
 # Front-end files come from npm and are committed under service/static/vendor (never a CDN).
 vendor:
-	npm install --no-audit --no-fund --prefix build/vendor swagger-ui-dist@$$(node -p "require('./package.json').dependencies['swagger-ui-dist']")
+	npm install --no-audit --no-fund --prefix build/vendor \
+		swagger-ui-dist@$$(node -p "require('./package.json').dependencies['swagger-ui-dist']") \
+		barcode-detector@$$(node -p "require('./package.json').dependencies['barcode-detector']")
 	mkdir -p service/static/vendor/swagger-ui
 	cd build/vendor/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
 		swagger-ui-standalone-preset.js favicon-32x32.png LICENSE NOTICE \
 		swagger-ui-bundle.js.LICENSE.txt \
 		../../../../service/static/vendor/swagger-ui/
+	# The camera decoder where the browser has no BarcodeDetector: the ES module build (it
+	# bundles zxing-wasm's loader) and the reader's .wasm, which scanner.js points at with
+	# prepareZXingModule({overrides: {locateFile}}) instead of the package's CDN default.
+	mkdir -p service/static/vendor/barcode-detector
+	cd build/vendor/node_modules && cp barcode-detector/dist/es/ponyfill.js \
+		barcode-detector/dist/es/zxing-exported.js zxing-wasm/dist/reader/zxing_reader.wasm \
+		../../../service/static/vendor/barcode-detector/ && \
+		cp barcode-detector/LICENSE ../../../service/static/vendor/barcode-detector/LICENSE && \
+		cp zxing-wasm/LICENSE ../../../service/static/vendor/barcode-detector/LICENSE.zxing-wasm
 
 clean:
 	rm -rf $(VENV) build *.egg-info service/locale/*/LC_MESSAGES/*.mo

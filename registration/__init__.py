@@ -15,6 +15,7 @@ from registration.checkin_api import CheckinAPI
 from registration.entrance import EntranceAPI, EntrancePages
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
+from registration.scanner import ScannerAPI, ScannerPage
 from registration.selfservice import SelfService
 from registration.staff_api import RegistrationStaffAPI
 from registration.staff_pages import RegistrationStaffPages
@@ -31,6 +32,8 @@ router = Router(
         CheckinAPI,
         EntranceAPI,
         EntrancePages,
+        ScannerAPI,
+        ScannerPage,
     ],
 )
 
