@@ -35,8 +35,9 @@ def decode(pixels: bytes, width: int, height: int) -> zxingcpp.Barcode | None:
 
 def png_pixels(data: bytes) -> tuple[bytearray, int, int]:
     width, height, rows, info = png.Reader(bytes=data).read()
-    assert (info["greyscale"], info["bitdepth"]) == (True, 1)
-    return bytearray(255 * v for row in rows for v in row), width, height
+    assert info["greyscale"] and not info["alpha"]
+    scale = 255 // (2 ** info["bitdepth"] - 1)  # 1-bit or 8-bit grey: to 0..255
+    return bytearray(scale * v for row in rows for v in row), width, height
 
 
 def blank_block(pixels: bytearray, width: int, box: int, row: int, col: int, size: int) -> None:

@@ -10,8 +10,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
-import png
-import zxingcpp
 from babel.messages.extract import extract_from_file
 from icalendar import Calendar
 from jinja2.ext import babel_extract
@@ -23,6 +21,7 @@ from service.settings import parse_smtp_url
 from tests.conftest import csrf_token
 from tests.registration_support import SLUG, confirm, make_conference, register
 from tests.smtp_server import Received, SmtpServer, smtp_server
+from tests.test_qr import decode, png_pixels
 
 __all__ = ["smtp_server"]  # a fixture, imported for pytest
 
@@ -72,13 +71,9 @@ def the_event(calendar: Calendar):
 
 def decode_qr(data: bytes) -> str:
     """Reads the QR code in a PNG back with zxing-cpp, as a scanner at the door would."""
-    width, height, rows, _info = png.Reader(bytes=data).read()
-    pixels = bytearray(255 * v for row in rows for v in row)  # 1-bit grey -> 8-bit
-    found = zxingcpp.read_barcodes(
-        memoryview(pixels).cast("B", (height, width)), formats=zxingcpp.BarcodeFormat.QRCode
-    )
+    found = decode(*png_pixels(data))
     assert found, "no QR code in the image"
-    return found[0].text
+    return found.text
 
 
 def inline_qr(message: EmailMessage) -> str:
