@@ -91,3 +91,11 @@ async def test_an_id_beyond_bigint_is_not_found(client, organiser):
         "/api/v1/conferences/x/programme/9223372036854775808", headers=organiser.headers
     )
     assert huge.status_code == 404
+
+
+async def test_large_answers_are_compressed(client):
+    response = await client.get("/schema/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers.get("content-encoding") == "gzip"
+    small = await client.get("/health", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
