@@ -180,10 +180,12 @@ async def scan(
         again = await _retry_answer(db, staff.device, nonce)
         if again is not None:
             return again
-        if await _too_many_failures(db, staff.device):
+        person = await _person(db, secret)
+        # Only a code that matches no ticket can be a guess; valid tickets never wait for this
+        # count, and a guessing device is stopped before anything is recorded for it.
+        if person is None and await _too_many_failures(db, staff.device):
             raise TooManyFailures
         conference = await conference_queries.by_slug(db, conference_slug)
-        person = await _person(db, secret)
         if conference is None:
             decision = _decision(
                 "error", "other_conference" if person else "invalid", None, None, None
