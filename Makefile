@@ -41,7 +41,7 @@ bench: $(STAMP) $(MO)
 messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -k lazy -k _ -k gettext \
 		-k ngettext:1,2 -o service/locale/messages.pot service forums registration exhibitors
-	$(BIN)/pybabel update --no-fuzzy-matching -D messages \
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -D messages \
 		-i service/locale/messages.pot -d service/locale
 
 # Front-end files come from npm and are committed under service/static/vendor (never a CDN).
