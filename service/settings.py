@@ -100,6 +100,9 @@ class Settings:
     # Per-client limits on login, registration and link use. Benchmarks that drive thousands
     # of requests from one address turn them off with TAGUNG_RATE_LIMITS=off.
     rate_limits: bool = True
+    # Behind our own reverse proxy every request comes from the proxy's address; with
+    # TRUST_PROXY=1 the limits count the address the proxy saw (last X-Forwarded-For entry).
+    trust_proxy: bool = False
 
     def __post_init__(self) -> None:
         parse_smtp_url(self.smtp_url)  # a wrong SMTP_URL stops the start, not the first mail
@@ -128,4 +131,5 @@ class Settings:
             # `tagung serve --no-worker` sets it; web processes are spawned and read it here.
             run_worker=os.environ.get("TAGUNG_NO_WORKER", "") != "1",
             rate_limits=os.environ.get("TAGUNG_RATE_LIMITS", "on") != "off",
+            trust_proxy=os.environ.get("TRUST_PROXY", "") == "1",
         )

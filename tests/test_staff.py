@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
+from dataclasses import replace
 
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
 from tests.conftest import conference_payload, csrf_token, login
 
 
@@ -171,3 +175,23 @@ async def test_staff_emails_are_unique_ignoring_case(pool, make_staff):
             pass
         else:
             raise AssertionError("duplicate staff e-mail accepted")
+
+
+async def test_limits_count_the_address_the_proxy_saw(settings, make_staff):
+    account = await make_staff("organiser")
+    proxied = replace(settings, trust_proxy=True)
+    async with AsyncTestClient(app=create_app(proxied), base_url="http://testserver.local") as c:
+        token = await csrf_token(c, "/staff/login")
+
+        async def attempt(address: str) -> int:
+            response = await c.post(
+                "/staff/login",
+                data={"email": account.email, "password": "wrong", "_csrf_token": token},
+                headers={"X-Forwarded-For": f"6.6.6.6, {address}"},
+            )
+            return response.status_code
+
+        first = [await attempt("192.0.2.1") for _ in range(11)]
+        other = await attempt("192.0.2.2")
+    assert first[:10] == [400] * 10 and first[10] == 429
+    assert other == 400  # another client behind the same proxy is not blocked
