@@ -89,7 +89,7 @@ async def _migrate(url: str) -> None:
     )
 
 
-async def _demo(url: str) -> None:
+async def _demo(url: str, settings: Settings) -> None:
     from service.demo import DEMO_ADMIN, DEMO_SLUG, load_demo
 
     async def run(conn: asyncpg.Connection) -> int:
@@ -97,7 +97,8 @@ async def _demo(url: str) -> None:
         if not loaded:
             print(f"The demo conference '{DEMO_SLUG}' is already there; nothing loaded.")
         else:
-            print(f"Loaded the demo conference '{DEMO_SLUG}'.")
+            summary = await _demo_domains(conn, settings, DEMO_SLUG, DEMO_ADMIN)
+            print(f"Loaded the demo conference '{DEMO_SLUG}': {summary}.")
         if password:
             print(f"Staff login: {DEMO_ADMIN} / password: {password}")
         else:
@@ -105,6 +106,36 @@ async def _demo(url: str) -> None:
         return 0
 
     await _with_connection(url, run)
+
+
+async def _demo_domains(conn: asyncpg.Connection, settings: Settings, slug: str, admin: str) -> str:
+    """The domains' demo data for the conference load_demo has just created: attendees (a few
+    scanned in by the admin account), forums with sign-ups, stands and exhibitors. All or
+    nothing: if a domain fails, the half-made demo conference goes again, so the next
+    `tagung demo` starts afresh. The domains' own e-mails about fictional people are not sent
+    (see each domain's demo module)."""
+    from exhibitors import demo as exhibitors_demo
+    from forums import demo as forums_demo
+    from registration import demo as registration_demo
+    from service import tokens
+    from service.auth import StaffUser
+    from service.db import init_connection
+
+    await init_connection(conn)
+    key = tokens.key_from_secret(settings.secret_key)
+    try:
+        # Its own transaction, begun after load_demo's committed: now() is then past the
+        # moment registration opened, and exhibitors may request stands.
+        async with conn.transaction():
+            door = await conn.fetchrow("SELECT id, email, role FROM staff WHERE email = $1", admin)
+            staff = StaffUser(door["id"], door["email"], door["role"], "demo") if door else None
+            attendees = await registration_demo.load_demo(conn, slug, key, staff)
+            forums = await forums_demo.load_demo(conn, slug, attendees)
+            exhibitors = await exhibitors_demo.load_demo(conn, slug, key)
+    except BaseException:
+        await conn.execute("DELETE FROM conferences WHERE slug = $1", slug)
+        raise
+    return f"{len(attendees)} attendees, {len(forums)} forums, {len(exhibitors)} exhibitors"
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,7 +146,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as url:
-        asyncio.run(_demo(url))
+        asyncio.run(_demo(url, settings))
     return 0
 
 
@@ -136,7 +167,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             if args.migrate:
                 asyncio.run(_migrate(url))
             if args.demo:
-                asyncio.run(_demo(url))
+                asyncio.run(_demo(url, settings))
             print(
                 f"Serving on http://{args.host}:{args.port} with {args.workers} worker(s); "
                 "Ctrl-C stops it.",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import asyncpg
 import httpx
 
 from service.auth import verify_password
@@ -126,8 +127,52 @@ async def test_migrate_and_demo(create_database):
     demo = tagung("demo", database_url=url)
     assert demo.returncode == 0, demo.stderr
     assert "integrationskonferenz-2027" in demo.stdout and "password:" in demo.stdout
+    counts = await _demo_counts(url)
+    assert counts["forums"] == 6 and counts["forum_slots"] == 2 and counts["dgs"] == 1
+    assert counts["signups"] > 0 and counts["forum_seats_right"]
+    assert counts["stands"] >= 24 and counts["blocked"] >= 1 and counts["areas"] == 2
+    assert counts["approved"] >= 5 and counts["requested"] == 1 and counts["waitlisted"] == 1
+    assert counts["attendees"] >= 30 and counts["categories"] >= 4 and counts["inside"] > 0
+    assert counts["seats_right"]
+    assert counts["outbox"] == 0  # no mails about fictional people
+
     again = tagung("demo", database_url=url)
     assert again.returncode == 0 and "already there" in again.stdout
+    assert await _demo_counts(url) == counts
+
+
+async def _demo_counts(url: str) -> dict:
+    db = await asyncpg.connect(url)
+    try:
+        row = await db.fetchrow(
+            """
+            SELECT
+              (SELECT count(*) FROM forums) AS forums,
+              (SELECT count(DISTINCT starts_at) FROM forums) AS forum_slots,
+              (SELECT count(*) FROM forums WHERE interpretation = 'DGS') AS dgs,
+              (SELECT count(*) FROM forum_signups WHERE status = 'confirmed') AS signups,
+              (SELECT bool_and(f.seats_taken = (SELECT count(*) FROM forum_signups s
+                   WHERE s.forum_id = f.id AND s.status = 'confirmed')) FROM forums f)
+                  AS forum_seats_right,
+              (SELECT count(*) FROM stands) AS stands,
+              (SELECT count(*) FROM stands WHERE blocked) AS blocked,
+              (SELECT count(DISTINCT area) FROM stands) AS areas,
+              (SELECT count(*) FROM exhibitor_bookings WHERE status = 'approved'
+                   AND stand_id IS NOT NULL AND description <> '') AS approved,
+              (SELECT count(*) FROM exhibitor_bookings WHERE status = 'requested') AS requested,
+              (SELECT count(*) FROM exhibitor_bookings WHERE status = 'waitlisted') AS waitlisted,
+              (SELECT count(*) FROM registrations WHERE status = 'confirmed'
+                   AND category <> 'exhibitor_staff') AS attendees,
+              (SELECT count(DISTINCT category) FROM registrations) AS categories,
+              (SELECT count(*) FROM registrations WHERE inside) AS inside,
+              (SELECT seats_taken = (SELECT count(*) FROM registrations WHERE status = 'confirmed'
+                   AND category <> 'exhibitor_staff') FROM conferences) AS seats_right,
+              (SELECT count(*) FROM outbox) AS outbox
+            """
+        )
+        return dict(row)
+    finally:
+        await db.close()
 
 
 def test_serve_with_two_workers_and_stop_on_sigterm(database_url, tmp_path):
