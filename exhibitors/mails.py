@@ -9,51 +9,40 @@ an approval for a booking rejected since.
 Every mail is multipart text + HTML in the booking's language, from templates/mail/
 exhibitor_<kind>.txt and .html, which say the same in the same sentences. They use the
 registration mails' pieces (button, table rows, mailto): the Jinja environment here looks in
-this domain's templates first, then in registration's; the exhibitor mails have their own
-layout (mail/exhibitor_layout), because they go to an organisation that asked for a stand, not
-to an attendee. Every mail after the confirmation carries the self-service link
-`{BASE_URL}/x/{manage token}`; the confirmation mail carries `{BASE_URL}/confirm/{token}`,
-the page shared with the attendees (registration.pages, which asks exhibitors through its
-confirmer hook).
+this domain's templates first, then in registration's; their layout (mail/exhibitor_layout)
+extends registration's with its own tagline and footer, because they go to an organisation that
+asked for a stand, not to an attendee. Every mail after the confirmation carries the
+self-service link `{BASE_URL}/x/{manage token}`; the confirmation mail carries
+`{BASE_URL}/confirm/{token}`, the page shared with the attendees (registration.pages, which asks
+exhibitors through its confirmer hook).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from email.message import EmailMessage
-from functools import cache
+from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from babel.numbers import format_decimal
-from jinja2 import Environment
 
 from exhibitors import logic, queries
 from registration import mails as registration_mails
-from registration.mails import Mail, oneline
 from registration.views import token_key
-from service import outbox
-from service.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from service import mail_render
+from service.i18n import LANGUAGES
 from service.i18n import gettext as _
-from service.mail import compose
+from service.mail_render import Mail, conference_context, oneline
 from service.outbox import OutboxMessage
 from service.settings import Settings
-from service.templating import build_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
-_EMPTY_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
-
-
-@cache
-def environment() -> Environment:
-    """This domain's templates first, then registration's (mail/_parts); exhibitor mails are
-    named mail/exhibitor_*, so no name is ambiguous. `.html` is autoescaped, `.txt` is not."""
-    return build_environment([TEMPLATES, registration_mails.TEMPLATES])
+# This domain's templates first, then registration's (mail/layout, mail/_parts); exhibitor mails
+# are named mail/exhibitor_*, so no name is ambiguous.
+TEMPLATE_DIRS = (TEMPLATES, registration_mails.TEMPLATES)
 
 
 # -- names of the choices, in the recipient's language ----------------------------------------
@@ -136,22 +125,6 @@ class Source:
 Builder = Callable[[Source], Awaitable[Mail | None]]
 
 
-def _conference_context(conference: asyncpg.Record) -> dict[str, Any]:
-    """What the layout and registration's mail/_parts read from `conference`."""
-    zone = ZoneInfo(conference["timezone"])
-    starts, ends = conference["starts_at"], conference["ends_at"]
-    return {
-        "title": oneline(conference["title"]),
-        "venue": oneline(conference["venue"]),
-        "address": oneline(conference["address"]),
-        "starts_at": starts,
-        "ends_at": ends,
-        "timezone": conference["timezone"],
-        "same_day": starts.astimezone(zone).date() == ends.astimezone(zone).date(),
-        "slug": conference["slug"],
-    }
-
-
 def _request_context(booking: asyncpg.Record, language: str) -> dict[str, Any]:
     """What the organisation asked for, as it reads in the mails."""
     return {
@@ -169,7 +142,7 @@ def _common_context(source: Source) -> dict[str, Any]:
     return {
         "lang": source.language,
         "name": oneline(booking["contact_name"], 200),
-        "conference": _conference_context(conference),
+        "conference": conference_context(conference),
         "request": _request_context(booking, source.language),
         "organiser_name": oneline(conference["organiser_name"], 200),
         "organiser_email": oneline(conference["organiser_email"], 254),
@@ -348,54 +321,31 @@ BUILDERS: dict[str, Builder] = {
 # -- rendering --------------------------------------------------------------------------------
 
 
-def render_bodies(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(text, html) of mail/<template>; the caller has set current_language."""
-    env = environment()
-    text = env.get_template(f"mail/{template}.txt").render(context)
-    html = env.get_template(f"mail/{template}.html").render(context)
-    # Templates may leave runs of empty lines where parts are left out: one is enough.
-    return _EMPTY_LINES.sub("\n\n", text).strip() + "\n", html
-
-
-def renderer(settings: Settings, build: Builder) -> outbox.Renderer:
-    async def render(db: asyncpg.Connection, message: OutboxMessage) -> EmailMessage | None:
-        if message.ref_id is None:
-            return None
-        booking = await queries.booking(db, message.ref_id)
-        if booking is None:  # deleted with its conference before the mail went out
-            return None
-        conference = await db.fetchrow(
-            "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
-        )
-        # The booking's language as it is now (the row's as it was when the mail was written).
-        language = booking["language"]
-        if language not in LANGUAGES:
-            language = message.language if message.language in LANGUAGES else DEFAULT_LANGUAGE
-        source = Source(db, settings, message, language, booking, conference)
-        reset = current_language.set(language)
-        try:
-            mail = await build(source)
-            if mail is None:
-                return None
-            context = {**_common_context(source), **mail.context, "subject": mail.subject}
-            text, html = render_bodies(mail.template, context)
-        finally:
-            current_language.reset(reset)
-        return compose(
-            to_name=booking["contact_name"],
-            to_email=message.recipient,
-            subject=mail.subject,
-            text=text,
-            html=html,
-            message_id=message.message_id,
-            language=language,
-        )
-
-    return render
+async def _source(
+    settings: Settings, db: asyncpg.Connection, message: OutboxMessage
+) -> Source | None:
+    if message.ref_id is None:
+        return None
+    booking = await queries.booking(db, message.ref_id)
+    if booking is None:  # deleted with its conference before the mail went out
+        return None
+    conference = await db.fetchrow(
+        "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
+    )
+    # The booking's language as it is now (the row's as it was when the mail was written).
+    language = booking["language"]
+    if language not in LANGUAGES:
+        language = mail_render.message_language(message)
+    return Source(db, settings, message, language, booking, conference)
 
 
 def register_renderers(settings: Settings) -> None:
     """Wiring (exhibitors.wire): the renderers need BASE_URL for links and SECRET_KEY for
     tokens."""
-    for kind, build in BUILDERS.items():
-        outbox.register_renderer(kind, renderer(settings, build))
+    mail_render.register_renderers(
+        BUILDERS,
+        partial(_source, settings),
+        context=_common_context,
+        recipient_name=lambda source: source.booking["contact_name"],
+        template_dirs=TEMPLATE_DIRS,
+    )

@@ -21,43 +21,30 @@ entry, so they get the notice alone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from functools import cache
+from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
-from jinja2 import Environment
 
 from forums import logic, queries
 from forums.providers import forum_event
 from registration import mails as registration_mails
 from registration import queries as registration_queries
 from registration import views as registration_views
-from registration.mails import Mail, oneline
-from service import outbox
-from service.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from service import mail_render
 from service.i18n import gettext as _
 from service.ical import build_calendar
-from service.mail import Attachment, compose
+from service.mail_render import Attachment, Mail, conference_context, oneline, same_day
 from service.outbox import OutboxMessage
 from service.settings import Settings
-from service.templating import build_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
-_EMPTY_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
-
-
-@cache
-def environment() -> Environment:
-    """This domain's templates first, then registration's (the shared mail/layout and
-    mail/_parts); forum mails are named mail/forum_*, so no name is ambiguous.
-    `.html` is autoescaped, `.txt` is not (service.templating's select_autoescape)."""
-    return build_environment([TEMPLATES, registration_mails.TEMPLATES])
+# This domain's templates first, then registration's (the shared mail/layout and mail/_parts);
+# forum mails are named mail/forum_*, so no name is ambiguous.
+TEMPLATE_DIRS = (TEMPLATES, registration_mails.TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -91,25 +78,8 @@ Builder = Callable[[Source], Awaitable[Mail | None]]
 # -- what goes into every forum mail ---------------------------------------------------------
 
 
-def _conference_context(conference: asyncpg.Record) -> dict[str, Any]:
-    """What the shared layout and parts read from `conference`."""
-    zone = ZoneInfo(conference["timezone"])
-    starts, ends = conference["starts_at"], conference["ends_at"]
-    return {
-        "title": oneline(conference["title"]),
-        "venue": oneline(conference["venue"]),
-        "address": oneline(conference["address"]),
-        "starts_at": starts,
-        "ends_at": ends,
-        "timezone": conference["timezone"],
-        "same_day": starts.astimezone(zone).date() == ends.astimezone(zone).date(),
-        "slug": conference["slug"],
-    }
-
-
 def _forum_context(source: Source) -> dict[str, Any]:
     forum, conference = source.forum, source.conference
-    zone = ZoneInfo(conference["timezone"])
     starts, ends = forum["starts_at"], forum["ends_at"]
     return {
         "id": forum["id"],
@@ -118,7 +88,7 @@ def _forum_context(source: Source) -> dict[str, Any]:
         "starts_at": starts,
         "ends_at": ends,
         "timezone": conference["timezone"],
-        "same_day": starts.astimezone(zone).date() == ends.astimezone(zone).date(),
+        "same_day": same_day(starts, ends, conference["timezone"]),
     }
 
 
@@ -129,7 +99,7 @@ def _common_context(source: Source) -> dict[str, Any]:
     return {
         "lang": source.language,
         "name": oneline(registration["name"], 200),
-        "conference": _conference_context(conference),
+        "conference": conference_context(conference),
         "forum": _forum_context(source),
         "links": links,
         "place": source.place,
@@ -228,17 +198,8 @@ BUILDERS: dict[str, Builder] = {
 # -- rendering --------------------------------------------------------------------------------
 
 
-def render_bodies(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(text, html) of mail/<template>; the caller has set current_language."""
-    env = environment()
-    text = env.get_template(f"mail/{template}.txt").render(context)
-    html = env.get_template(f"mail/{template}.html").render(context)
-    # Templates may leave runs of empty lines where parts are left out: one is enough.
-    return _EMPTY_LINES.sub("\n\n", text).strip() + "\n", html
-
-
 async def _source(
-    db: asyncpg.Connection, settings: Settings, message: OutboxMessage, language: str
+    settings: Settings, db: asyncpg.Connection, message: OutboxMessage
 ) -> Source | None:
     """The rows the mail is about, or None when one of them is gone (deleted for data
     protection, or a forum deleted with its conference)."""
@@ -258,39 +219,16 @@ async def _source(
         "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
     )
     place = await queries.waitlist_place(db, signup)
+    language = mail_render.message_language(message)
     return Source(settings, message, language, registration, conference, forum, signup, place)
-
-
-def renderer(settings: Settings, build: Builder) -> outbox.Renderer:
-    async def render(db: asyncpg.Connection, message: OutboxMessage) -> EmailMessage | None:
-        language = message.language if message.language in LANGUAGES else DEFAULT_LANGUAGE
-        source = await _source(db, settings, message, language)
-        if source is None:
-            return None
-        reset = current_language.set(language)
-        try:
-            mail = await build(source)
-            if mail is None:
-                return None
-            context = {**_common_context(source), **mail.context, "subject": mail.subject}
-            text, html = render_bodies(mail.template, context)
-        finally:
-            current_language.reset(reset)
-        return compose(
-            to_name=source.registration["name"],
-            to_email=message.recipient,
-            subject=mail.subject,
-            text=text,
-            html=html,
-            message_id=message.message_id,
-            language=language,
-            attachments=mail.attachments,
-        )
-
-    return render
 
 
 def register_renderers(settings: Settings) -> None:
     """Wiring (create_app): the renderers need BASE_URL for links and SECRET_KEY for tokens."""
-    for kind, build in BUILDERS.items():
-        outbox.register_renderer(kind, renderer(settings, build))
+    mail_render.register_renderers(
+        BUILDERS,
+        partial(_source, settings),
+        context=_common_context,
+        recipient_name=lambda source: source.registration["name"],
+        template_dirs=TEMPLATE_DIRS,
+    )

@@ -20,51 +20,28 @@ message): forum mails carry their own, and the download and the subscription fee
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from functools import cache
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import asyncpg
-from jinja2 import Environment
 
 from registration import calendar, logic, options, queries, views
-from service import outbox
-from service.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
+from service import mail_render
 from service.i18n import gettext as _
 from service.ical import build_calendar
-from service.mail import Attachment, InlineImage, compose, header_text
+from service.mail_render import Attachment, InlineImage, Mail, conference_context, oneline
 from service.outbox import OutboxMessage
 from service.qr import qr_png
 from service.settings import Settings
-from service.templating import build_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
-_EMPTY_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
-
-
-@cache
-def environment() -> Environment:
-    """Only this domain's templates (and the shared ones): `mail/…` names stay unambiguous.
-    `.html` is autoescaped, `.txt` is not (service.templating's select_autoescape)."""
-    return build_environment([TEMPLATES])
-
-
-@dataclass
-class Mail:
-    """What one kind says; `template` names mail/<template>.txt and mail/<template>.html."""
-
-    template: str
-    subject: str
-    context: dict[str, Any] = field(default_factory=dict)
-    inline_images: list[InlineImage] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
+# Only this domain's templates (and the shared ones): `mail/…` names stay unambiguous.
+TEMPLATE_DIRS = (TEMPLATES,)
 
 
 @dataclass(frozen=True)
@@ -74,6 +51,7 @@ class Source:
     db: asyncpg.Connection
     settings: Settings
     message: OutboxMessage
+    language: str
     registration: asyncpg.Record
     conference: asyncpg.Record
     links: dict[str, str]
@@ -86,12 +64,6 @@ class Source:
 Builder = Callable[[Source], Awaitable[Mail | None]]
 
 
-def oneline(value: str | None, limit: int = 500) -> str:
-    """A name, title or address as one line of text: CR/LF and other breaks become spaces
-    (the HTML escapes the rest; headers are cleaned by service.mail on their own)."""
-    return header_text(value or "", limit=limit)
-
-
 def _domain(settings: Settings) -> str:
     return urlsplit(settings.base_url).hostname or "tagung.invalid"
 
@@ -99,29 +71,14 @@ def _domain(settings: Settings) -> str:
 # -- what goes into every mail --------------------------------------------------------------
 
 
-def _conference_context(conference: asyncpg.Record) -> dict[str, Any]:
-    zone = ZoneInfo(conference["timezone"])
-    starts, ends = conference["starts_at"], conference["ends_at"]
-    return {
-        "title": oneline(conference["title"]),
-        "venue": oneline(conference["venue"]),
-        "address": oneline(conference["address"]),
-        "starts_at": starts,
-        "ends_at": ends,
-        "timezone": conference["timezone"],
-        "same_day": starts.astimezone(zone).date() == ends.astimezone(zone).date(),
-        "slug": conference["slug"],
-    }
-
-
-def _common_context(source: Source, language: str) -> dict[str, Any]:
+def _common_context(source: Source) -> dict[str, Any]:
     registration, conference = source.registration, source.conference
     return {
-        "lang": language,
+        "lang": source.language,
         "name": oneline(registration["name"], 200),
         "organisation": oneline(registration["organisation"], 200),
         "category": options.category_name(registration["category"]),
-        "conference": _conference_context(conference),
+        "conference": conference_context(conference),
         "links": source.links,
         "organiser_name": oneline(conference["organiser_name"], 200),
         "organiser_email": oneline(conference["organiser_email"], 254),
@@ -269,55 +226,34 @@ BUILDERS: dict[str, Builder] = {
 # -- rendering --------------------------------------------------------------------------------
 
 
-def render_bodies(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(text, html) of mail/<template>; the caller has set current_language."""
-    env = environment()
-    text = env.get_template(f"mail/{template}.txt").render(context)
-    html = env.get_template(f"mail/{template}.html").render(context)
-    # Templates may leave runs of empty lines where parts are left out: one is enough.
-    return _EMPTY_LINES.sub("\n\n", text).strip() + "\n", html
-
-
-def renderer(settings: Settings, build: Builder) -> outbox.Renderer:
-    async def render(db: asyncpg.Connection, message: OutboxMessage) -> EmailMessage | None:
-        if message.ref_id is None:
-            return None
-        registration = await queries.by_id(db, message.ref_id)
-        if registration is None:  # deleted (data protection) before the mail went out
-            return None
-        conference = await db.fetchrow(
-            "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-        )
-        source = Source(
-            db, settings, message, registration, conference, views.links(settings, registration)
-        )
-        language = message.language if message.language in LANGUAGES else DEFAULT_LANGUAGE
-        reset = current_language.set(language)
-        try:
-            mail = await build(source)
-            if mail is None:
-                return None
-            context = {**_common_context(source, language), **mail.context}
-            context["subject"] = mail.subject
-            text, html = render_bodies(mail.template, context)
-        finally:
-            current_language.reset(reset)
-        return compose(
-            to_name=registration["name"],
-            to_email=message.recipient,
-            subject=mail.subject,
-            text=text,
-            html=html,
-            message_id=message.message_id,
-            language=language,
-            inline_images=mail.inline_images,
-            attachments=mail.attachments,
-        )
-
-    return render
+async def _source(
+    settings: Settings, db: asyncpg.Connection, message: OutboxMessage
+) -> Source | None:
+    if message.ref_id is None:
+        return None
+    registration = await queries.by_id(db, message.ref_id)
+    if registration is None:  # deleted (data protection) before the mail went out
+        return None
+    conference = await db.fetchrow(
+        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
+    )
+    return Source(
+        db,
+        settings,
+        message,
+        mail_render.message_language(message),
+        registration,
+        conference,
+        views.links(settings, registration),
+    )
 
 
 def register_renderers(settings: Settings) -> None:
     """Wiring (create_app): the renderers need BASE_URL for links and SECRET_KEY for tokens."""
-    for kind, build in BUILDERS.items():
-        outbox.register_renderer(kind, renderer(settings, build))
+    mail_render.register_renderers(
+        BUILDERS,
+        partial(_source, settings),
+        context=_common_context,
+        recipient_name=lambda source: source.registration["name"],
+        template_dirs=TEMPLATE_DIRS,
+    )
