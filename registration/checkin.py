@@ -16,13 +16,14 @@ from typing import Any
 import asyncpg
 
 from registration import options
-from service import tokens
+from service import i18n, tokens
 from service.auth import StaffUser
-from service.conferences import queries as conference_queries
 
 CHECKIN_CHANNEL = "tagung_checkin"
 # More refused scans than this per device and minute look like guessing: 429.
 FAILED_SCANS_PER_MINUTE = 30
+# Category labels per language, as JSON (the catalogues do not change while running).
+_LABELS: dict[str, str] = {}
 REASONS = ("invalid", "already_checked_in", "cancelled", "not_confirmed", "other_conference")
 
 
@@ -52,19 +53,6 @@ def _decision(
         "checked_in_at": checked_in_at.isoformat() if checked_in_at else None,
         "gate": gate,
     }
-
-
-async def _retry_answer(
-    db: asyncpg.Connection, device: str, nonce: str | None
-) -> dict[str, Any] | None:
-    if not nonce:
-        return None
-    # Two copies of one retried request may arrive together: let them take turns.
-    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{device}\n{nonce}")
-    stored = await db.fetchval(
-        "SELECT response FROM scans WHERE device = $1 AND nonce = $2", device, nonce
-    )
-    return json.loads(stored) if isinstance(stored, str) else stored
 
 
 async def _record(
@@ -102,25 +90,6 @@ async def _record(
     if conference_id is not None:
         # Live dashboards in any process hear of it when this commits.
         await db.execute("SELECT pg_notify($1, $2)", CHECKIN_CHANNEL, str(conference_id))
-
-
-async def _too_many_failures(db: asyncpg.Connection, device: str) -> bool:
-    failures = await db.fetchval(
-        "SELECT count(*) FROM scans WHERE device = $1 AND status = 'error' "
-        "AND reason = 'invalid' AND recorded_at > now() - interval '1 minute'",
-        device,
-    )
-    return failures >= FAILED_SCANS_PER_MINUTE
-
-
-async def _person(db: asyncpg.Connection, secret: str) -> asyncpg.Record | None:
-    if not tokens.looks_valid(secret):
-        return None
-    return await db.fetchrow(
-        "SELECT id, conference_id, name, category, organisation, status, inside, entered_at, "
-        "entered_gate FROM registrations WHERE ticket_hash = $1",
-        tokens.digest(secret),
-    )
 
 
 async def decide(
@@ -176,37 +145,37 @@ async def scan(
     offline: bool = False,
     scanned_at: datetime | None = None,
 ) -> dict[str, Any]:
-    async with db.transaction():
-        again = await _retry_answer(db, staff.device, nonce)
-        if again is not None:
-            return again
-        person = await _person(db, secret)
-        # Only a code that matches no ticket can be a guess; valid tickets never wait for this
-        # count, and a guessing device is stopped before anything is recorded for it.
-        if person is None and await _too_many_failures(db, staff.device):
-            raise TooManyFailures
-        conference = await conference_queries.by_slug(db, conference_slug)
-        if conference is None:
-            decision = _decision(
-                "error", "other_conference" if person else "invalid", None, None, None
-            )
-            conference_id = None
-        else:
-            conference_id = conference["id"]
-            decision = await decide(db, staff, conference_id, person=person, gate=gate, kind=kind)
-        await _record(
-            db,
-            conference_id=conference_id,
-            registration_id=person["id"] if person else None,
-            staff=staff,
-            nonce=nonce,
-            gate=gate,
-            kind=kind,
-            decision=decision,
-            offline=offline,
-            scanned_at=scanned_at,
+    """One scan, decided and recorded in one statement (`checkin_scan`, migration 0008: the
+    same steps as `decide` and `_record`, and the retry and guessing checks before them)."""
+    answer = json.loads(
+        await db.fetchval(
+            "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)::text",
+            staff.device,
+            staff.id,
+            conference_slug,
+            tokens.digest(secret) if tokens.looks_valid(secret) else None,
+            gate,
+            kind,
+            nonce,
+            offline,
+            scanned_at,
+            FAILED_SCANS_PER_MINUTE,
+            _category_labels(),
         )
-        return decision
+    )
+    if answer.get("refused") == "too_many_failures":
+        raise TooManyFailures
+    return answer
+
+
+def _category_labels() -> str:
+    """The category labels in the current language, as JSON for `checkin_scan`."""
+    language = i18n.current_language.get()
+    labels = _LABELS.get(language)
+    if labels is None:
+        values = (*options.CATEGORY_VALUES, "exhibitor_staff")
+        labels = _LABELS[language] = json.dumps({v: options.category_name(v) for v in values})
+    return labels
 
 
 async def manual(

@@ -14,7 +14,7 @@ from msgspec import Meta, Struct
 from registration import checkin
 from service.auth import CurrentStaff, requires
 from service.conferences import queries as conference_queries
-from service.db import DB
+from service.db import DB, share_connection
 from service.i18n import gettext as _
 
 SCANNER = [requires("scanner")]
@@ -86,6 +86,8 @@ class CheckinAPI(Controller):
     @post(
         "/checkin",
         status_code=200,
+        # The staff lookup and the scan share one pooled connection (two round trips).
+        middleware=[share_connection],
         summary="Scan a ticket at the entrance: always 200 with the decision",
         description=(
             "status ok, or error with reason invalid, already_checked_in (with the time and "

@@ -22,6 +22,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from service.db import request_connection
 from service.i18n import gettext as _
 
 ROLES = ("admin", "organiser", "scanner")
@@ -111,12 +112,12 @@ async def authenticate(connection: ASGIConnection) -> StaffUser | None:
         scheme, _sep, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException(_("Send the API token as 'Authorization: Bearer …'."))
-        async with pool.acquire(timeout=timeout) as db:
+        async with request_connection(connection.scope, pool, timeout) as db:
             staff = await staff_by_token(db, token.strip())
         if staff is None:
             raise NotAuthorizedException(_("This API token is unknown or revoked."))
     elif connection.scope.get("session") and connection.session.get(SESSION_KEY):
-        async with pool.acquire(timeout=timeout) as db:
+        async with request_connection(connection.scope, pool, timeout) as db:
             staff = await staff_by_id(db, int(connection.session[SESSION_KEY]))
         # The JSON API skips the form CSRF check; a cookie-authenticated change must carry
         # the CSRF header, so that another site cannot make a logged-in browser send it.

@@ -6,11 +6,13 @@ import json
 import logging
 import warnings
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,48 @@ async def create_pool(url: str, *, size: int = 10, connect_timeout: float = 3.0)
 # Handlers declare `db: DB` to receive the request's pooled connection.
 DB = NamedDependency[asyncpg.Connection]
 
+# In the scope state of a request whose route shares one connection (`share_connection`):
+# None until the first acquisition, then (pool, connection) until the request is done.
+_SHARED = "tagung.shared_db"
 
-async def provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
+
+def share_connection(app: ASGIApp) -> ASGIApp:
+    """Route middleware: the request's first pooled connection (the guard's, looking up the
+    caller) also serves the handler, so the request takes one connection from the pool and
+    gives it back (with asyncpg's reset query) once, when everything below is done."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state[_SHARED] = None
+        try:
+            await app(scope, receive, send)
+        finally:
+            held = state.pop(_SHARED, None)
+            if held is not None:
+                pool, conn = held
+                await pool.release(conn)
+
+    return middleware
+
+
+@asynccontextmanager
+async def request_connection(
+    scope: Scope, pool: asyncpg.Pool, acquire_timeout: float
+) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for this request: its own acquisition, or on a route with
+    `share_connection` the one connection of the request (released by that middleware)."""
+    state = scope.get("state") or {}
+    if _SHARED not in state:
+        async with pool.acquire(timeout=acquire_timeout) as conn:
+            yield conn
+        return
+    held = state[_SHARED]
+    if held is None:
+        held = state[_SHARED] = (pool, await pool.acquire(timeout=acquire_timeout))
+    yield held[1]
+
+
+async def provide_db(state: State, scope: Scope) -> AsyncIterator[asyncpg.Connection]:
     """Litestar dependency `db`: one pooled connection for the length of a request."""
-    pool: asyncpg.Pool = state.pool
-    async with pool.acquire(timeout=state.settings.db_connect_timeout) as conn:
+    async with request_connection(scope, state.pool, state.settings.db_connect_timeout) as conn:
         yield conn
