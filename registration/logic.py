@@ -154,14 +154,10 @@ async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tup
         if status == "pending_confirmation":
             if registration["expired"]:
                 raise invalid_link()
-            if await queries.take_seat(db, registration["conference_id"]):
-                await queries.mark_confirmed(db, registration["id"])
-                status = "confirmed"
-                await mail(db, MAIL_TICKET, registration)
-            else:
-                await queries.mark_waitlisted(db, registration["id"])
-                status = "waitlisted"
-                await mail(db, MAIL_WAITLISTED, registration)
+            status = await queries.seat_or_waiting_place(
+                db, registration["id"], registration["conference_id"]
+            )
+            await mail(db, MAIL_TICKET if status == "confirmed" else MAIL_WAITLISTED, registration)
     return status, token(key, "manage", registration["manage_salt"])
 
 

@@ -119,6 +119,32 @@ async def renew_confirmation(
     )
 
 
+async def seat_or_waiting_place(
+    db: asyncpg.Connection, registration_id: int, conference_id: int
+) -> str:
+    """In one statement (the conference row's lock is held for one round trip less each):
+    a place if one is free — the check and the count are one atomic UPDATE — else the next
+    place on the waiting list. Returns the new status."""
+    return await db.fetchval(
+        """
+        WITH seat AS (
+            UPDATE conferences SET seats_taken = seats_taken + 1
+            WHERE id = $2 AND seats_taken < capacity RETURNING 1
+        )
+        UPDATE registrations SET
+            status = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN 'confirmed' ELSE 'waitlisted' END,
+            confirmed_at = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN now() END,
+            waitlist_position = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN NULL
+                                     ELSE nextval('waitlist_order') END,
+            updated_at = now()
+        WHERE id = $1
+        RETURNING status
+        """,
+        registration_id,
+        conference_id,
+    )
+
+
 async def take_seat(db: asyncpg.Connection, conference_id: int) -> bool:
     """One place, if one is free: the check and the count are one atomic statement."""
     return bool(
@@ -140,14 +166,6 @@ async def mark_confirmed(db: asyncpg.Connection, registration_id: int) -> None:
     await db.execute(
         "UPDATE registrations SET status = 'confirmed', waitlist_position = NULL, "
         "confirmed_at = now(), updated_at = now() WHERE id = $1",
-        registration_id,
-    )
-
-
-async def mark_waitlisted(db: asyncpg.Connection, registration_id: int) -> None:
-    await db.execute(
-        "UPDATE registrations SET status = 'waitlisted', "
-        "waitlist_position = nextval('waitlist_order'), updated_at = now() WHERE id = $1",
         registration_id,
     )
 

@@ -84,19 +84,20 @@ async def enqueue(
     so that the mail exists exactly when the change that causes it commits."""
     if not db.is_in_transaction():
         raise RuntimeError("enqueue() belongs inside the transaction of the change it reports")
-    outbox_id = await db.fetchval(
+    # One round trip: the row, and the NOTIFY that wakes a worker. The notification is
+    # delivered at commit and dropped on rollback; PostgreSQL folds repeats into one.
+    return await db.fetchval(
         # ::text::jsonb works whether or not the connection has a jsonb codec.
-        "INSERT INTO outbox (kind, ref_id, recipient, language, payload) "
-        "VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id",
+        "WITH mail AS (INSERT INTO outbox (kind, ref_id, recipient, language, payload) "
+        "VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id) "
+        "SELECT id FROM mail, pg_notify($6, '')",
         kind,
         ref_id,
         recipient,
         language,
         json.dumps(payload or {}),
+        CHANNEL,
     )
-    # Delivered at commit, dropped on rollback; PostgreSQL folds repeats into one.
-    await db.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return outbox_id
 
 
 async def forget(db: asyncpg.Connection, kind_prefix: str, ref_ids: list[int]) -> int:
