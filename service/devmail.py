@@ -43,6 +43,8 @@ def start(folder: Path) -> tuple[Any, str]:
         from aiosmtpd.controller import Controller
     except ImportError as exc:  # a production install without the dev extras
         raise RuntimeError("--dev-mail needs aiosmtpd: pip install -e '.[dev]'") from exc
+    # aiosmtpd logs every connection (and its own start-up probe) at INFO: noise here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     port = _free_port()
     controller = Controller(SaveToFolder(folder), hostname="127.0.0.1", port=port)
     controller.start()
