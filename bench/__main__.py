@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import door, forum_rush, mail, profile, reads, registration_rush, rendering
+from bench import door, forum_rush, large, mail, profile, reads, registration_rush, rendering
 from bench.harness import Row, database_server, progress
 
 BENCHMARKS: dict[str, Callable[[str, tuple[int, ...]], Awaitable[list[Row]]]] = {
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[str, tuple[int, ...]], Awaitable[list[Row]]]] = 
     "forums": forum_rush.run,
     "mail": lambda url, workers: mail.run(url),
     "rendering": lambda url, workers: rendering.run(),
+    "large": lambda url, workers: large.run(url),
 }
 README = Path(__file__).parent / "README.md"
 
