@@ -114,6 +114,8 @@ _COUNTED = """
     WITH counted AS (
         SELECT r.id, r.needs FROM registrations r
         WHERE r.conference_id = $1 AND r.status IN ('confirmed', 'waitlisted')
+          -- Only stated needs count below; this also lets registrations_with_needs serve.
+          AND r.needs <> '{}'::jsonb
           AND EXISTS (SELECT 1 FROM consents c
                       WHERE c.registration_id = r.id AND c.kind = 'special_category')
     )
