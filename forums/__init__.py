@@ -7,7 +7,10 @@ from pathlib import Path
 
 from litestar import Router
 
-from forums import logic  # noqa: F401  (registers the registration-cancelled handler)
+from forums import (
+    logic,  # noqa: F401  (registers the registration-cancelled handler)
+    queries,
+)
 from forums.api import ForumAPI
 from forums.attendance import AttendanceAPI
 from forums.door import ForumDoorPage
@@ -34,4 +37,5 @@ router = Router(
 
 def wire(settings: Settings) -> None:
     registration_views.provide_forum_signups(signups_for)
+    registration_views.provide_forum_attendance(queries.attendance_by_forum)
     registration_calendar.provide_events(calendar_events)

@@ -217,3 +217,53 @@ async def signups_of(db: asyncpg.Connection, registration_id: int) -> list[async
         """,
         registration_id,
     )
+
+
+async def attendance_by_forum(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Per forum that takes place: people seen at its door, people holding a seat."""
+    return await db.fetch(
+        """
+        SELECT f.id, f.title, f.title_en, f.room, f.starts_at,
+               (SELECT count(*) FROM forum_attendance a WHERE a.forum_id = f.id) AS present,
+               (SELECT count(*) FROM forum_signups s
+                WHERE s.forum_id = f.id AND s.status = 'confirmed') AS signed_up
+        FROM forums f
+        WHERE f.conference_id = $1 AND f.cancelled_at IS NULL
+        ORDER BY f.starts_at, f.id
+        """,
+        conference_id,
+    )
+
+
+async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+    """Those with a seat (by name), then the waiting list in its order (place 1, 2, …)."""
+    return await db.fetch(
+        """
+        SELECT r.id AS registration_id, r.name, r.organisation, r.email, r.category, s.status,
+               CASE WHEN s.status = 'waitlisted' THEN
+                 row_number() OVER (PARTITION BY s.status ORDER BY s.waitlist_position)
+               END AS position,
+               a.first_seen_at IS NOT NULL AS attended
+        FROM forum_signups s
+        JOIN registrations r ON r.id = s.registration_id
+        LEFT JOIN forum_attendance a
+               ON a.forum_id = s.forum_id AND a.registration_id = s.registration_id
+        WHERE s.forum_id = $1 AND s.status <> 'left'
+        ORDER BY s.status, s.waitlist_position, lower(r.name), r.id
+        """,
+        forum_id,
+    )
+
+
+async def signup_in_conference(
+    db: asyncpg.Connection, forum_id: int, registration_id: int, conference_id: int
+) -> asyncpg.Record | None:
+    """A person's sign-up for a forum of this conference, with both names."""
+    return await db.fetchrow(
+        "SELECT r.name, f.title, s.status FROM forum_signups s "
+        "JOIN registrations r ON r.id = s.registration_id JOIN forums f ON f.id = s.forum_id "
+        "WHERE s.forum_id = $1 AND s.registration_id = $2 AND f.conference_id = $3",
+        forum_id,
+        registration_id,
+        conference_id,
+    )

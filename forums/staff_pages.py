@@ -42,38 +42,6 @@ TEXT_FIELDS = {  # name → longest value, as in forums.schemas
     "moderators": 300,
 }
 
-# ── queries only these pages need ───────────────────────────────────────────
-
-
-async def attended_counts(db: asyncpg.Connection, conference_id: int) -> dict[int, int]:
-    rows = await db.fetch(
-        "SELECT a.forum_id, count(*) AS n FROM forum_attendance a "
-        "JOIN forums f ON f.id = a.forum_id WHERE f.conference_id = $1 GROUP BY a.forum_id",
-        conference_id,
-    )
-    return {r["forum_id"]: r["n"] for r in rows}
-
-
-async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
-    """Those with a seat (by name), then the waiting list in its order (place 1, 2, …)."""
-    return await db.fetch(
-        """
-        SELECT r.id AS registration_id, r.name, r.organisation, r.email, r.category, s.status,
-               CASE WHEN s.status = 'waitlisted' THEN
-                 row_number() OVER (PARTITION BY s.status ORDER BY s.waitlist_position)
-               END AS position,
-               a.first_seen_at IS NOT NULL AS attended
-        FROM forum_signups s
-        JOIN registrations r ON r.id = s.registration_id
-        LEFT JOIN forum_attendance a
-               ON a.forum_id = s.forum_id AND a.registration_id = s.registration_id
-        WHERE s.forum_id = $1 AND s.status <> 'left'
-        ORDER BY s.status, s.waitlist_position, lower(r.name), r.id
-        """,
-        forum_id,
-    )
-
-
 # ── shared helpers ──────────────────────────────────────────────────────────
 
 
@@ -170,7 +138,10 @@ class StaffForumPages(Controller):
             "forums/staff_list.html",
             conference=conference,
             forums=forums,
-            attended=await attended_counts(db, conference["id"]),
+            attended={
+                f["id"]: f["present"]
+                for f in await queries.attendance_by_forum(db, conference["id"])
+            },
             notice=_list_notice(request.query_params, forums),
         )
 
@@ -299,7 +270,7 @@ class StaffForumPages(Controller):
     async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Response[bytes]:
         await _forum(db, forum_id)  # 404 for an unknown forum
         return Response(
-            participants_csv(await participants(db, forum_id)),
+            participants_csv(await queries.participants(db, forum_id)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="forum-{forum_id}.csv"'},
         )
@@ -328,7 +299,7 @@ async def _participants_page(
     status: int = 200,
 ) -> Template:
     forum, conference = await _forum(db, forum_id)
-    rows = await participants(db, forum_id)
+    rows = await queries.participants(db, forum_id)
     others = [
         f
         for f in await queries.list_for_conference(db, conference["id"])
@@ -355,14 +326,7 @@ async def _moved_notice(
     registration_id, to_forum_id = _int(params.get("moved")), _int(params.get("to"))
     if registration_id is None or to_forum_id is None:
         return None
-    found = await db.fetchrow(
-        "SELECT r.name, f.title, s.status FROM forum_signups s "
-        "JOIN registrations r ON r.id = s.registration_id JOIN forums f ON f.id = s.forum_id "
-        "WHERE s.forum_id = $1 AND s.registration_id = $2 AND f.conference_id = $3",
-        to_forum_id,
-        registration_id,
-        conference["id"],
-    )
+    found = await queries.signup_in_conference(db, to_forum_id, registration_id, conference["id"])
     if found is None or found["status"] == "left":
         return None
     if found["status"] == "confirmed":

@@ -38,7 +38,7 @@ from registration.staff_api import (
     Slug,
     conference_or_404,
 )
-from registration.views import ticket_secret
+from registration.views import forum_attendance, ticket_secret
 from service import i18n
 from service.db import DB
 from service.i18n import gettext as _
@@ -239,7 +239,7 @@ async def entrance_stats(db: asyncpg.Connection, conference: asyncpg.Record) -> 
                 present=f["present"],
                 signed_up=f["signed_up"],
             )
-            for f in await queries.forum_attendance(db, cid)
+            for f in await forum_attendance(db, cid)
         ],
         offline_conflicts=[
             OfflineConflict(

@@ -75,25 +75,6 @@ async def arrivals(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.R
     )
 
 
-async def forum_attendance(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
-    """Per forum that takes place: people seen at its door, people holding a seat.
-
-    The forum tables come with the migrations; read here in SQL only, nothing of the forums
-    domain is imported (see ARCHITECTURE.md on the direction of imports)."""
-    return await db.fetch(
-        """
-        SELECT f.id, f.title, f.title_en, f.room, f.starts_at,
-               (SELECT count(*) FROM forum_attendance a WHERE a.forum_id = f.id) AS present,
-               (SELECT count(*) FROM forum_signups s
-                WHERE s.forum_id = f.id AND s.status = 'confirmed') AS signed_up
-        FROM forums f
-        WHERE f.conference_id = $1 AND f.cancelled_at IS NULL
-        ORDER BY f.starts_at, f.id
-        """,
-        conference_id,
-    )
-
-
 async def offline_conflicts(
     db: asyncpg.Connection, conference_id: int, limit: int = 200
 ) -> list[asyncpg.Record]:

@@ -18,6 +18,19 @@ def provide_forum_signups(provider) -> None:  # type: ignore[no-untyped-def]
     _forum_signups[:] = [provider]
 
 
+# … and one that counts, per forum of a conference, who was seen at its door (entrance
+# dashboard): rows with id, title, title_en, room, starts_at, present, signed_up.
+_forum_attendance = []
+
+
+def provide_forum_attendance(provider) -> None:  # type: ignore[no-untyped-def]
+    _forum_attendance[:] = [provider]
+
+
+async def forum_attendance(db: asyncpg.Connection, conference_id: int) -> list:
+    return await _forum_attendance[0](db, conference_id) if _forum_attendance else []
+
+
 def forums_available() -> bool:
     """Whether a forums domain is wired in (the self-service page then links to it)."""
     return bool(_forum_signups)
