@@ -45,11 +45,6 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
-def lazy(message: str) -> str:
-    """Marks a string for extraction where it is defined; translate it with gettext() on use."""
-    return message
-
-
 def language_from_accept_header(header: str) -> str | None:
     preferred = []
     for part in header.split(","):

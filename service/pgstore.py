@@ -68,9 +68,6 @@ class PostgresStore(NamespacedStore):
     async def delete_all(self) -> None:
         await self._pool().execute("DELETE FROM kv_store WHERE namespace = $1", self.namespace)
 
-    async def delete_expired(self) -> None:
-        await self._pool().execute("DELETE FROM kv_store WHERE expires_at <= now()")
-
     async def exists(self, key: str) -> bool:
         return await self.get(key) is not None
 
