@@ -7,6 +7,7 @@ and the seat count is only ever changed under the conference row's lock by one a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,10 @@ MAIL_WAITLISTED = "registration.waitlisted"
 MAIL_PROMOTED = "registration.promoted"
 MAIL_CANCELLED = "registration.cancelled"
 MAIL_CONFERENCE_CHANGED = "registration.conference_changed"
+# The payload of the confirmation's mail (ticket or waiting list) as outbox.enqueue renders it
+# for `mail()` (no payload): json.dumps(payload or {}). tests/test_confirm_function.py checks
+# that the row registration_confirm writes equals enqueue's.
+_CONFIRM_MAIL_PAYLOAD = json.dumps({})
 
 
 # Later domains (forums) hand in what must happen when someone cancels: it runs in the same
@@ -139,26 +144,30 @@ async def register(
 
 
 async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
-    """(status, manage token). Using a link twice gives the same answer again."""
+    """(status, manage token). Using a link twice gives the same answer again.
+
+    One statement, registration_confirm (migrations/0011_confirm_function.sql): the lookup, the
+    conference row's lock and then the registration's, the place or the next waiting place, the
+    status, and the mail — the outbox row exactly as outbox.enqueue writes it, with its NOTIFY —
+    so the conference row, which every confirmation of a conference queues for, is held for
+    that one round trip and the commit instead of five. The mail kinds, the payload text and
+    the channel are handed in from here, so they stay defined once, in Python."""
     if not tokens.looks_valid(confirm_token):
         raise invalid_link()
-    async with db.transaction():
-        found = await queries.by_hash(db, "confirm_hash", tokens.digest(confirm_token))
-        if found is None:
-            raise invalid_link()
-        await queries.lock_conference(db, found["conference_id"])
-        registration = await queries.by_id(db, found["id"], lock=True)
-        status = registration["status"]
-        if status == "cancelled":
-            raise Conflict(_("This registration was cancelled. You are welcome to register again."))
-        if status == "pending_confirmation":
-            if registration["expired"]:
-                raise invalid_link()
-            status = await queries.seat_or_waiting_place(
-                db, registration["id"], registration["conference_id"]
-            )
-            await mail(db, MAIL_TICKET if status == "confirmed" else MAIL_WAITLISTED, registration)
-    return status, token(key, "manage", registration["manage_salt"])
+    answer = await queries.confirm(
+        db,
+        tokens.digest(confirm_token),
+        ticket_kind=MAIL_TICKET,
+        waitlisted_kind=MAIL_WAITLISTED,
+        payload=_CONFIRM_MAIL_PAYLOAD,
+        channel=outbox.CHANNEL,
+    )
+    status = answer["status"]
+    if status == "cancelled":
+        raise Conflict(_("This registration was cancelled. You are welcome to register again."))
+    if status not in ("confirmed", "waitlisted"):  # 'invalid' (no such link) or 'expired'
+        raise invalid_link()
+    return status, token(key, "manage", answer["manage_salt"])
 
 
 async def by_manage_token(db: asyncpg.Connection, manage_token: str) -> asyncpg.Record:

@@ -119,29 +119,27 @@ async def renew_confirmation(
     )
 
 
-async def seat_or_waiting_place(
-    db: asyncpg.Connection, registration_id: int, conference_id: int
-) -> str:
-    """In one statement (the conference row's lock is held for one round trip less each):
-    a place if one is free — the check and the count are one atomic UPDATE — else the next
-    place on the waiting list. Returns the new status."""
-    return await db.fetchval(
-        """
-        WITH seat AS (
-            UPDATE conferences SET seats_taken = seats_taken + 1
-            WHERE id = $2 AND seats_taken < capacity RETURNING 1
-        )
-        UPDATE registrations SET
-            status = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN 'confirmed' ELSE 'waitlisted' END,
-            confirmed_at = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN now() END,
-            waitlist_position = CASE WHEN EXISTS (SELECT 1 FROM seat) THEN NULL
-                                     ELSE nextval('waitlist_order') END,
-            updated_at = now()
-        WHERE id = $1
-        RETURNING status
-        """,
-        registration_id,
-        conference_id,
+async def confirm(
+    db: asyncpg.Connection,
+    confirm_digest: bytes,
+    *,
+    ticket_kind: str,
+    waitlisted_kind: str,
+    payload: str,
+    channel: str,
+) -> asyncpg.Record:
+    """The whole confirmation in one statement (registration_confirm, migration 0011): under
+    the conference row's lock, then the registration's, a place or the next waiting place, the
+    status and the outbox row with its NOTIFY. (status, manage_salt); status is 'confirmed' or
+    'waitlisted' (also for a link used again), else 'cancelled', 'expired' or 'invalid'."""
+    return await db.fetchrow(
+        "SELECT o_status AS status, o_manage_salt AS manage_salt "
+        "FROM registration_confirm($1, $2, $3, $4, $5)",
+        confirm_digest,
+        ticket_kind,
+        waitlisted_kind,
+        payload,
+        channel,
     )
 
 
