@@ -19,12 +19,23 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import door, forum_rush, large, mail, profile, reads, registration_rush, rendering
+from bench import (
+    door,
+    forum_rush,
+    large,
+    mail,
+    profile,
+    reads,
+    registration_rush,
+    rendering,
+    stack,
+)
 from bench.harness import Row, database_server, progress
 
 BENCHMARKS: dict[str, Callable[[str, tuple[int, ...]], Awaitable[list[Row]]]] = {
     "reads": lambda url, workers: reads.run(url),
     "door": door.run,
+    "stack": lambda url, workers: stack.run(url),
     "registration": registration_rush.run,
     "forums": forum_rush.run,
     "mail": lambda url, workers: mail.run(url),

@@ -11,7 +11,7 @@ from litestar import Router
 
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
-from registration.checkin_api import CheckinAPI
+from registration.checkin_api import CheckinAPI, ScanAPI
 from registration.entrance import EntranceAPI, EntrancePages
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
@@ -29,6 +29,7 @@ router = Router(
         SelfService,
         RegistrationStaffAPI,
         RegistrationStaffPages,
+        ScanAPI,
         CheckinAPI,
         EntranceAPI,
         EntrancePages,

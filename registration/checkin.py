@@ -31,6 +31,10 @@ class TooManyFailures(Exception):
     pass
 
 
+class UnknownToken(Exception):
+    """The API token of a scan is unknown or revoked."""
+
+
 def _decision(
     status: str,
     reason: str | None,
@@ -147,13 +151,13 @@ async def scan(
 ) -> dict[str, Any]:
     """One scan, decided and recorded in one statement (`checkin_scan`, migration 0008: the
     same steps as `decide` and `_record`, and the retry and guessing checks before them)."""
-    answer = json.loads(
+    return _answer(
         await db.fetchval(
             "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)::text",
             staff.device,
             staff.id,
             conference_slug,
-            tokens.digest(secret) if tokens.looks_valid(secret) else None,
+            _ticket_hash(secret),
             gate,
             kind,
             nonce,
@@ -163,8 +167,48 @@ async def scan(
             _category_labels(),
         )
     )
-    if answer.get("refused") == "too_many_failures":
+
+
+async def scan_by_token(
+    db: asyncpg.Connection,
+    token_hash: bytes,
+    *,
+    conference_slug: str,
+    secret: str,
+    gate: str = "",
+    kind: str = "entry",
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """A live scan from a device with an API token: the token is checked in the same statement
+    (`checkin_scan_by_token`, migration 0010), so the scan is one round trip. UnknownToken if
+    the token is unknown or revoked (nothing recorded)."""
+    return _answer(
+        await db.fetchval(
+            "SELECT checkin_scan_by_token($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)::text",
+            token_hash,
+            conference_slug,
+            _ticket_hash(secret),
+            gate,
+            kind,
+            nonce,
+            FAILED_SCANS_PER_MINUTE,
+            _category_labels(),
+        )
+    )
+
+
+def _ticket_hash(secret: str) -> bytes | None:
+    """What the ticket table is keyed by; None for a code that cannot be a ticket."""
+    return tokens.digest(secret) if tokens.looks_valid(secret) else None
+
+
+def _answer(text: str) -> dict[str, Any]:
+    answer = json.loads(text)
+    refused = answer.get("refused")
+    if refused == "too_many_failures":
         raise TooManyFailures
+    if refused == "unauthorized":
+        raise UnknownToken
     return answer
 
 

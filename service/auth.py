@@ -100,20 +100,28 @@ def _csrf_header_matches(connection: ASGIConnection) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie, header)
 
 
+def bearer_token(connection: ASGIConnection) -> str | None:
+    """The API token of an `Authorization: Bearer …` header; None without the header."""
+    authorization = connection.headers.get("authorization", "")
+    if not authorization:
+        return None
+    scheme, _sep, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException(_("Send the API token as 'Authorization: Bearer …'."))
+    return token.strip()
+
+
 async def authenticate(connection: ASGIConnection) -> StaffUser | None:
     """The staff member behind this request, or None. Cached on the request."""
     if "staff" in connection.state:
         return connection.state.staff
     staff = None
-    authorization = connection.headers.get("authorization", "")
     pool: asyncpg.Pool = connection.app.state.pool
     timeout = connection.app.state.settings.db_connect_timeout
-    if authorization:
-        scheme, _sep, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException(_("Send the API token as 'Authorization: Bearer …'."))
+    token = bearer_token(connection)
+    if token is not None:
         async with request_connection(connection.scope, pool, timeout) as db:
-            staff = await staff_by_token(db, token.strip())
+            staff = await staff_by_token(db, token)
         if staff is None:
             raise NotAuthorizedException(_("This API token is unknown or revoked."))
     elif connection.scope.get("session") and connection.session.get(SESSION_KEY):
@@ -148,6 +156,19 @@ def requires(role: str) -> Guard:
     guard.__name__ = f"requires_{role}"
     return guard
 
+
+async def scanner_or_token_checked_by_handler(
+    connection: ASGIConnection, handler: BaseRouteHandler
+) -> None:
+    """The door's guard: a Bearer token passes unchecked, because the scan's one statement
+    checks it (`checkin_scan_by_token`) and a separate lookup would cost a database round trip
+    per scan; a session is checked as `requires("scanner")` does. Every role may scan, so a
+    known token is all the statement has to check."""
+    if bearer_token(connection) is None:
+        await _scanner_guard(connection, handler)
+
+
+_scanner_guard = requires("scanner")
 
 # Guarded handlers declare `staff: CurrentStaff` to receive the caller.
 CurrentStaff = NamedDependency[StaffUser]

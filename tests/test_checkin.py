@@ -90,11 +90,23 @@ async def test_bad_requests_and_rights(client, organiser, make_staff, pool):
             "(SELECT id FROM staff WHERE email = $1)",
             revoked.email,
         )
+    # The scan's own statement checks the token (one round trip): a revoked or unknown token
+    # is refused there with 401 and leaves no scan behind.
+    for headers in (revoked.headers, {"Authorization": "Bearer tg_unknown"}):
+        refused = await client.post(
+            "/api/v1/checkin", json={"conference": SLUG, "secret": "x"}, headers=headers
+        )
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Bearer"
     assert (
         await client.post(
-            "/api/v1/checkin", json={"conference": SLUG, "secret": "x"}, headers=revoked.headers
+            "/api/v1/checkin",
+            json={"conference": SLUG, "secret": "x"},
+            headers={"Authorization": "Basic eDp5"},
         )
     ).status_code == 401
+    async with pool.acquire() as db:
+        assert await db.fetchval("SELECT count(*) FROM scans") == 0
     huge = await client.post(
         "/api/v1/checkin",
         json={"conference": SLUG, "secret": "x" * 2_000_000},

@@ -1,0 +1,230 @@
+"""Where a scan's CPU goes in the web worker, without a server or a network in between.
+
+`python -m bench --only stack`: the same `POST /api/v1/checkin` is sent straight into the ASGI
+app in this process, one request after another, and the process's CPU time per request is
+read (`time.process_time`). Sequential requests in one process are far less disturbed by the
+neighbours than a throughput run, so the layers can be told apart:
+
+- **driver**: the scan's one statement through asyncpg alone (what any Python client pays);
+- **bare Litestar**: a Litestar app with only the scan route (same handler, same guard, same
+  body type), no middleware: the framework's floor for this request;
+- **the app**: `service.app.create_app`, every middleware as served (request log, language,
+  session, CSRF, compression), and the same app without its request log line.
+
+The differences between rows are what each layer costs. The baseline here is the driver row
+(a ratio against it says how much the web path adds); nothing is compared with pgbench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from bench.data import make_attendees, make_conference, scanner_tokens
+from bench.harness import SECRET_KEY, Row, database, json_body, progress
+from service.settings import Settings
+
+SLUG = "stapel-2027"
+REQUESTS = 3000
+BATCH = 200
+WARMUP = 300
+
+Scope = dict[str, Any]
+
+
+def _scope(token: str, body: bytes) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/checkin",
+        "raw_path": b"/api/v1/checkin",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def _call(app: Callable[..., Awaitable[None]], scope: Scope, body: bytes) -> int:
+    status = 0
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def _body(secret: str) -> bytes:
+    return json_body(
+        {
+            "conference": SLUG,
+            "secret": secret,
+            "gate": "Nord",
+            "type": "entry",
+            "nonce": uuid.uuid4().hex,
+        }
+    )
+
+
+async def _per_request(step: Callable[[str], Awaitable[None]], secrets: list[str]) -> float:
+    """CPU µs per call of `step` over distinct tickets, after a warm-up: the best of several
+    batches (as timeit does), since a neighbour can only ever add to a batch's time."""
+    for secret in secrets[:WARMUP]:
+        await step(secret)
+    best = float("inf")
+    for start in range(WARMUP, len(secrets), BATCH):
+        batch = secrets[start : start + BATCH]
+        started = time.process_time()
+        for secret in batch:
+            await step(secret)
+        best = min(best, (time.process_time() - started) / len(batch))
+    return best * 1e6
+
+
+async def _lifespan(app: Any) -> Callable[[], Awaitable[None]]:
+    """Starts the app's lifespan (its pool); returns the function that ends it."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started = asyncio.Event()
+    await queue.put({"type": "lifespan.startup"})
+
+    async def receive() -> dict[str, Any]:
+        return await queue.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+
+    task = asyncio.create_task(app({"type": "lifespan", "state": {}}, receive, send))
+    await started.wait()
+
+    async def stop() -> None:
+        await queue.put({"type": "lifespan.shutdown"})
+        await task
+
+    return stop
+
+
+async def run(server_url: str) -> list[Row]:
+    """Measured on uvloop in a thread of its own, as Granian runs the app (it picks uvloop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return await _measure(server_url)
+    return await asyncio.to_thread(uvloop.run, _measure(server_url))
+
+
+async def _measure(server_url: str) -> list[Row]:
+    from litestar import Litestar
+    from litestar.datastructures import State
+    from litestar.di import Provide
+
+    from registration import checkin
+    from registration.checkin_api import ScanAPI
+    from service.app import create_app
+    from service.auth import token_digest
+    from service.db import create_pool, provide_db
+
+    async with database(server_url) as url:
+        progress("stack: data")
+        setup = await asyncpg.connect(url)
+        conference_id = await make_conference(setup, SLUG, capacity=10)
+        people = await make_attendees(setup, conference_id, 5 * (WARMUP + REQUESTS))
+        (token,) = await scanner_tokens(setup, 1)
+        await setup.close()
+        tickets = iter([p.ticket_secret for p in people])
+
+        def batch() -> list[str]:
+            return [next(tickets) for _ in range(WARMUP + REQUESTS)]
+
+        settings = replace(
+            Settings.from_env(), database_url=url, secret_key=SECRET_KEY, run_worker=False
+        )
+        pool = await create_pool(url, size=1)
+        digest = token_digest(token)
+
+        async def driver(secret: str) -> None:
+            async with pool.acquire() as db:
+                await checkin.scan_by_token(
+                    db, digest, conference_slug=SLUG, secret=secret, gate="Nord"
+                )
+
+        async def through(app: Any) -> float:
+            stop = await _lifespan(app)
+            try:
+
+                async def step(secret: str) -> None:
+                    body = _body(secret)
+                    status = await _call(app, _scope(token, body), body)
+                    if status != 200:
+                        raise RuntimeError(f"scan answered {status}")
+
+                return await _per_request(step, batch())
+            finally:
+                await stop()
+
+        @asynccontextmanager
+        async def bare_pool(app: Litestar) -> AsyncIterator[None]:
+            app.state.pool = pool
+            yield
+
+        progress("stack: driver")
+        driver_us = await _per_request(driver, batch())
+        progress("stack: bare Litestar")
+        bare = Litestar(
+            route_handlers=[ScanAPI],
+            state=State({"settings": settings}),
+            dependencies={"db": Provide(provide_db)},
+            lifespan=[bare_pool],
+            logging_config=None,
+            openapi_config=None,
+        )
+        bare_us = await through(bare)
+        await pool.close()
+        progress("stack: the app")
+        app_us = await through(create_app(settings))
+        progress("stack: the app, request log off")
+        request_log = logging.getLogger("tagung.requests")
+        request_log.disabled = True
+        try:
+            quiet_us = await through(create_app(settings))
+        finally:
+            request_log.disabled = False
+
+    def line(label: str, us: float) -> Row:
+        return (label, f"{us:,.0f} µs CPU/request = {us / driver_us:.1f} × driver")
+
+    return [
+        line("driver: checkin_scan_by_token (baseline)", driver_us),
+        line("bare Litestar, the scan route only", bare_us),
+        line("the app, request log off", quiet_us),
+        line("the app as served", app_us),
+    ]
