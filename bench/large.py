@@ -246,6 +246,12 @@ async def run(server_url: str) -> list[Row]:
         later = await db.fetchval(
             "SELECT id FROM registrations ORDER BY id OFFSET $1 LIMIT 1", PEOPLE * 3 // 4
         )
+        # A page of the participants list deep in the waiting list (keyset: `after=w<place>`).
+        waiting_place = await db.fetchval(
+            "SELECT waitlist_position FROM forum_signups WHERE forum_id = $1"
+            " AND status = 'waitlisted' ORDER BY waitlist_position OFFSET 1500 LIMIT 1",
+            forum_id,
+        )
         await db.close()
         rows: list[Row] = [
             (
@@ -286,6 +292,11 @@ async def run(server_url: str) -> list[Row]:
             (
                 "forum participants (largest forum)",
                 f"/staff/forums/{forum_id}/participants",
+                "cookie",
+            ),
+            (
+                "forum participants, later page (after)",
+                f"/staff/forums/{forum_id}/participants?after=w{waiting_place}",
                 "cookie",
             ),
             ("stand catalogue (no stands)", f"{staff}/stands/", "cookie"),

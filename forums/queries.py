@@ -236,7 +236,8 @@ async def attendance_by_forum(db: asyncpg.Connection, conference_id: int) -> lis
 
 
 async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
-    """Those with a seat (by name), then the waiting list in its order (place 1, 2, …)."""
+    """Everyone, for the CSV export: those with a seat (by name), then the waiting list in its
+    order (place 1, 2, …)."""
     return await db.fetch(
         """
         SELECT r.id AS registration_id, r.name, r.organisation, r.email, r.category, s.status,
@@ -250,6 +251,63 @@ async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Re
                ON a.forum_id = s.forum_id AND a.registration_id = s.registration_id
         WHERE s.forum_id = $1 AND s.status <> 'left'
         ORDER BY s.status, s.waitlist_position, lower(r.name), r.id
+        """,
+        forum_id,
+    )
+
+
+# The staff list of a forum's people, a page at a time: first those with a seat in the order
+# they signed up, then the waiting list in its order. A row's place in that order is the pair
+# (part, n): part 0 with n the sign-up's id, part 1 with n its waiting-list position; `number`
+# counts within the part (for the waiting list: the place). A page starts after (or ends
+# before) such a pair, so the address holds no names and a page stays where it is while
+# people elsewhere in the list come and go.
+_LISTED = """
+    WITH listed AS (
+        SELECT s.registration_id, s.status, k.part, k.n,
+               row_number() OVER (PARTITION BY k.part ORDER BY k.n) AS number
+        FROM forum_signups s,
+             LATERAL (SELECT CASE WHEN s.status = 'confirmed' THEN 0 ELSE 1 END AS part,
+                             coalesce(s.waitlist_position, s.id) AS n) k
+        WHERE s.forum_id = $1 AND s.status IN ('confirmed', 'waitlisted')
+    )
+    SELECT l.registration_id, l.status, l.part, l.n, l.number,
+           CASE WHEN l.part = 1 THEN l.number END AS position,
+           r.name, r.organisation, r.email, r.category,
+           a.first_seen_at IS NOT NULL AS attended
+    FROM ({page}) l
+    JOIN registrations r ON r.id = l.registration_id
+    LEFT JOIN forum_attendance a ON a.forum_id = $1 AND a.registration_id = l.registration_id
+    ORDER BY l.part, l.n
+"""
+_AFTER = _LISTED.format(
+    page="SELECT * FROM listed WHERE (part, n) > ($2, $3) ORDER BY part, n LIMIT $4"
+)
+_BEFORE = _LISTED.format(
+    page="SELECT * FROM listed WHERE (part, n) < ($2, $3) ORDER BY part DESC, n DESC LIMIT $4"
+)
+
+
+async def participants_page(
+    db: asyncpg.Connection, forum_id: int, cursor: tuple[int, int], *, before: bool, limit: int
+) -> list[asyncpg.Record]:
+    """Up to `limit` people right after (or, with `before`, right before) `cursor`, a
+    (part, n) pair as above, in list order either way."""
+    return await db.fetch(_BEFORE if before else _AFTER, forum_id, *cursor, limit)
+
+
+async def participant_counts(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record:
+    """With a seat, waiting, and seen at the door among those with a seat: one pass over the
+    forum's sign-ups (an index range), whatever page of the list is shown."""
+    return await db.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE s.status = 'confirmed') AS seated,
+               count(*) FILTER (WHERE s.status = 'waitlisted') AS waiting,
+               count(a.registration_id) FILTER (WHERE s.status = 'confirmed') AS attended
+        FROM forum_signups s
+        LEFT JOIN forum_attendance a
+               ON a.forum_id = s.forum_id AND a.registration_id = s.registration_id
+        WHERE s.forum_id = $1 AND s.status IN ('confirmed', 'waitlisted')
         """,
         forum_id,
     )

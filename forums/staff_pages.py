@@ -1,5 +1,6 @@
 """Staff pages of the forums: list with counts, create and edit, cancel (with a confirmation
-step), participants (printable, with a move to another forum) and their CSV export.
+step), participants (a page at a time, with a move to another forum) and their CSV export
+(everyone, always).
 
 Every change goes through `forums.logic`, like the JSON API: the same validation, the same
 e-mails and calendar updates. Invalid input shows the form again with messages next to the
@@ -9,7 +10,9 @@ fields (400); a change that is valid but not possible now (a clash) shows the re
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -96,6 +99,64 @@ def _see(url: str) -> Redirect:
 
 def _int(raw: Any) -> int | None:
     return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 19 else None
+
+
+# ── the participants list, a page at a time ─────────────────────────────────
+
+PAGE_SIZE = 100  # rows of the participants page; the CSV export always has everyone
+START = (-1, 0)  # before the first (part, n) of the list (forums.queries.participants_page)
+_PARTS = "sw"  # a place in the address: s<sign-up id> for a seat, w<position> for waiting
+
+
+def _cursor(raw: Any) -> tuple[int, int] | None:
+    """A place in the list from the address (`s123`, `w45`); anything else is none."""
+    if not isinstance(raw, str) or not raw or raw[0] not in _PARTS:
+        return None
+    n = _int(raw[1:])
+    return None if n is None else (_PARTS.index(raw[0]), n)
+
+
+def _place(row: Mapping[str, Any]) -> str:
+    return f"{_PARTS[row['part']]}{row['n']}"
+
+
+@dataclass(frozen=True)
+class ListPage:
+    rows: list[asyncpg.Record]
+    here: dict[str, str]  # the address's place (`after` or `before`), kept across a move
+    first: bool  # this is the first page
+    previous: str | None = None  # the neighbouring pages' query strings
+    next: str | None = None
+
+
+async def _list_page(db: asyncpg.Connection, forum_id: int, params: Mapping[str, Any]) -> ListPage:
+    """The page the address asks for: `after` or `before` a place in the list, else the
+    first. Keyset pagination: every page costs the same, however long the list is."""
+    after, before = _cursor(params.get("after")), _cursor(params.get("before"))
+    if after is None and before is not None:
+        rows = await queries.participants_page(
+            db, forum_id, before, before=True, limit=PAGE_SIZE + 1
+        )
+        if len(rows) > PAGE_SIZE:  # a page in the middle (else: the whole first page)
+            rows = rows[1:]
+            return ListPage(
+                rows,
+                {"before": params["before"]},
+                first=False,
+                previous=f"?before={_place(rows[0])}",
+                next=f"?after={_place(rows[-1])}",
+            )
+    rows = await queries.participants_page(
+        db, forum_id, after or START, before=False, limit=PAGE_SIZE + 1
+    )
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    return ListPage(
+        rows,
+        {"after": params["after"]} if after else {},
+        first=after is None,
+        previous=f"?before={_place(rows[0])}" if after and rows else None,
+        next=f"?after={_place(rows[-1])}" if more else None,
+    )
 
 
 # ── CSV ─────────────────────────────────────────────────────────────────────
@@ -247,9 +308,10 @@ class StaffForumPages(Controller):
         forum, _conference_row = await _forum(db, forum_id)
         data = await request.form()
         registration_id, to_forum_id = _int(data.get("registration_id")), _int(data.get("to"))
+        here = {k: data[k] for k in ("after", "before") if _cursor(data.get(k))}
         if registration_id is None or to_forum_id is None:
             problem = _("Please choose a forum to move this person to.")
-            return await _participants_page(db, forum_id, {}, problem, HTTP_400_BAD_REQUEST)
+            return await _participants_page(db, forum_id, here, problem, HTTP_400_BAD_REQUEST)
         target = await queries.by_id(db, to_forum_id)
         signup = await queries.signup(db, forum_id, registration_id)
         try:
@@ -261,10 +323,10 @@ class StaffForumPages(Controller):
                 raise Conflict(_("This person is not signed up for this forum."))
             await logic.move(db, registration_id, forum_id, to_forum_id)
         except Conflict as exc:
-            return await _participants_page(db, forum_id, {}, exc.detail, HTTP_409_CONFLICT)
-        return _see(
-            f"/staff/forums/{forum_id}/participants?moved={registration_id}&to={to_forum_id}"
-        )
+            return await _participants_page(db, forum_id, here, exc.detail, HTTP_409_CONFLICT)
+        # Back to the same page of the list, with a notice of the move.
+        query = urlencode({**here, "moved": registration_id, "to": to_forum_id})
+        return _see(f"/staff/forums/{forum_id}/participants?{query}")
 
     @get("/forums/{forum_id:int}/participants.csv")
     async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Response[bytes]:
@@ -294,12 +356,13 @@ def _list_notice(params: Mapping[str, str], forums: list[asyncpg.Record]) -> str
 async def _participants_page(
     db: asyncpg.Connection,
     forum_id: int,
-    params: Mapping[str, str],
+    params: Mapping[str, Any],
     problem: str | None = None,
     status: int = 200,
 ) -> Template:
     forum, conference = await _forum(db, forum_id)
-    rows = await queries.participants(db, forum_id)
+    page = await _list_page(db, forum_id, params)
+    counts = await queries.participant_counts(db, forum_id)
     others = [
         f
         for f in await queries.list_for_conference(db, conference["id"])
@@ -310,13 +373,21 @@ async def _participants_page(
         status,
         conference=conference,
         forum=forum,
-        seated=[r for r in rows if r["status"] == "confirmed"],
-        waiting=[r for r in rows if r["status"] == "waitlisted"],
+        page=page,
+        counts=counts,
+        seated=[r for r in page.rows if r["status"] == "confirmed"],
+        waiting=[r for r in page.rows if r["status"] == "waitlisted"],
+        shown=((_rank(page.rows[0], counts), _rank(page.rows[-1], counts)) if page.rows else None),
         others=others,
         category_name=options.category_name,
         problem=problem,
         notice=await _moved_notice(db, params, conference),
     )
+
+
+def _rank(row: Mapping[str, Any], counts: Mapping[str, int]) -> int:
+    """The row's number in the whole list: those with a seat first, then the waiting list."""
+    return row["number"] + (counts["seated"] if row["part"] else 0)
 
 
 async def _moved_notice(

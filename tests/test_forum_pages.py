@@ -373,6 +373,116 @@ async def test_participants_page_move_and_csv(client, organiser, pool, settings)
     assert "private" in exported.headers["cache-control"]
 
 
+def people_on(page: str) -> list[int]:
+    """The registration ids of the rows on a participants page, in order."""
+    return [int(i) for i in re.findall(r'<tr id="person-(\d+)">', page)]
+
+
+def link(page: str, rel: str) -> str | None:
+    match = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+async def test_participants_page_in_pages_and_the_csv_complete(
+    client, organiser, pool, settings, monkeypatch
+):
+    monkeypatch.setattr("forums.staff_pages.PAGE_SIZE", 3)
+    await staff_forms(client, organiser)
+    forum = await make_forum(client, organiser, capacity=4)
+    other = await make_forum(client, organiser, title="Vernetzung", capacity=10)
+    people = await make_attendees(pool, settings.secret_key, CONFERENCE_SLUG, 9)
+    ids = [rid for rid, _token in people]
+    # Sign-up order differs from id order: the list must follow sign-ups, then the waiting list.
+    order = ids[4:] + ids[:4]
+    for rid in order:
+        token = dict(people)[rid]
+        await client.put(f"/api/v1/registrations/{token}/forums/{forum['id']}")
+    seated, waiting = order[:4], order[4:]
+    async with pool.acquire() as db:
+        await db.execute(
+            "INSERT INTO forum_attendance (forum_id, registration_id) VALUES ($1, $2)",
+            forum["id"],
+            seated[3],
+        )
+
+    page_url = f"/staff/forums/{forum['id']}/participants"
+    pages, url = [], page_url
+    while url:
+        shown = await client.get(url, headers=EN)
+        assert shown.status_code == 200
+        pages.append(shown.text)
+        url = link(shown.text, "next")
+        assert len(pages) <= 5
+    rows = [people_on(p) for p in pages]
+    assert [len(r) for r in rows] == [3, 3, 3]
+    assert [i for r in rows for i in r] == seated + waiting  # disjoint, complete, in order
+    for number, text in enumerate(pages):
+        # Counts over the whole forum on every page, not over the rows shown.
+        assert 'id="count-waiting">5<' in text and 'id="count-attended">1<' in text
+        assert f"People {3 * number + 1} to {3 * number + 3} of 9" in text
+        assert (f'href="{page_url}">First page' in text) == (number > 0)
+        assert (link(text, "prev") is not None) == (number > 0)
+    # Each part's table has the part's whole count as its caption, or says where it is.
+    assert "4 people with a seat</caption>" in pages[0]
+    assert "5 people waiting: on the next pages." in pages[0]
+    assert "4 people with a seat</caption>" in pages[1]
+    assert "5 people waiting</caption>" in pages[1]
+    assert "4 people with a seat: on the previous pages." in pages[2]
+    assert "<td>5</td>" in pages[2]  # the waiting-list place goes on across pages
+
+    # Back again: "previous" gives the same pages.
+    back = await client.get(link(pages[2], "prev"), headers=EN)
+    assert people_on(back.text) == rows[1]
+    first = await client.get(link(back.text, "prev"), headers=EN)
+    assert people_on(first.text) == rows[0] and link(first.text, "prev") is None
+    # A place near the start fills the whole first page; nonsense is the first page.
+    third = link(pages[0], "next").split("after=")[1]  # the place of page 1's last row
+    for query in (f"?before={third}", "?after=x1", "?before=s", "?after=s-1"):
+        assert people_on((await client.get(page_url + query, headers=EN)).text) == rows[0]
+
+    exported = await client.get(f"/staff/forums/{forum['id']}/participants.csv")
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 9  # the header and everyone, whatever the page size
+
+    # Moving someone from page 2 comes back to page 2.
+    second = link(pages[0], "next")
+    assert f'name="after" value="{second.split("after=")[1]}"' in pages[1]
+    token = await csrf_token(client, second)
+    moved = await client.post(
+        f"/staff/forums/{forum['id']}/move",
+        data={
+            "_csrf_token": token,
+            "registration_id": str(seated[3]),
+            "to": str(other["id"]),
+            "after": second.split("after=")[1],
+        },
+        headers=EN,
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    location = moved.headers["location"]
+    assert location.startswith(second + "&moved=")
+    after_move = await client.get(location, headers=EN)
+    assert "now has a seat in “Vernetzung”" in after_move.text
+    # The first person waiting moved up into the seat; page 2 goes on after the same place.
+    assert people_on(after_move.text) == [waiting[0], waiting[1], waiting[2]]
+    assert (
+        'id="count-waiting">4<' in after_move.text and 'id="count-attended">0<' in after_move.text
+    )
+    refused = await client.post(
+        f"/staff/forums/{forum['id']}/move",
+        data={
+            "_csrf_token": token,
+            "registration_id": str(seated[3]),
+            "to": str(other["id"]),
+            "after": second.split("after=")[1],
+        },
+        headers=EN,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 409 and people_on(refused.text) == people_on(after_move.text)
+
+
 async def test_staff_pages_need_an_organiser(client, organiser, make_staff, pool, settings):
     await make_conference(client, organiser)
     forum = await make_forum(client, organiser)
