@@ -27,6 +27,7 @@ from registration.staff_api import (
     NOT_CACHED,
     ORGANISER,
     STATUSES,
+    RegistrationSummary,
     Slug,
     conference_or_404,
     registration_or_404,
@@ -93,6 +94,18 @@ def _page(template: str, status: int = 200, **context: Any) -> Template:
 
 
 ACTIONS = ("cancel", "resend-ticket")
+COUNT_CAP = 1000  # a search finding more says "more than 1000"
+
+
+def _counted(counts: RegistrationSummary, filters: Filters) -> int:
+    """How many registrations a selection without a search holds: the summary's counts by
+    status and category say it exactly, at no cost."""
+    by_category = (
+        [counts.by_category.get(filters.category, {})]
+        if filters.category
+        else counts.by_category.values()
+    )
+    return sum(n for c in by_category for s, n in c.items() if filters.status in (None, s))
 
 
 class RegistrationStaffPages(Controller):
@@ -106,19 +119,25 @@ class RegistrationStaffPages(Controller):
         conference = await conference_or_404(db, slug)
         filters, after, limit, errors = read_filters(request.query_params)
         rows, next_id = [], None
+        counts = await summary(db, conference)
         matching = 0
         here = f"/staff/conferences/{slug}/registrations"
         size = limit if limit != DEFAULT_LIMIT else None  # kept across pages when chosen
-        if not errors:
+        if not errors and filters.q:
+            rows, next_id, matching = await queries.search_page(
+                db, conference["id"], filters, after, limit, up_to=COUNT_CAP + 1
+            )
+        elif not errors:
             rows, next_id = await queries.page(db, conference["id"], filters, after, limit)
-            matching = await queries.count(db, conference["id"], filters)
+            matching = _counted(counts, filters)
         return _page(
             "registration/staff_list.html",
             400 if errors else 200,
             conference=conference,
-            summary=await summary(db, conference),
+            summary=counts,
             rows=rows,
             matching=matching,
+            more_than=COUNT_CAP if filters.q and matching > COUNT_CAP else None,
             filters=filters,
             errors=errors,
             after=after,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -439,6 +440,62 @@ async def test_staff_page_paginates(client, organiser, pool, settings):
     assert "Person 2" in second.text and "Person 0" not in second.text
     assert 'rel="next"' not in second.text
     assert f'href="{PAGE}?limit=2">' in second.text  # back to the first page
+
+
+async def test_staff_page_counts_a_search_only_up_to_a_cap(
+    client, organiser, pool, settings, monkeypatch
+):
+    monkeypatch.setattr("registration.staff_pages.COUNT_CAP", 2)
+    await make_conference(client, organiser)
+    for i, category in enumerate(("volunteer", "volunteer", "press")):
+        await add(
+            client, pool, settings, f"p{i}@example.org", name=f"Person {i}", category=category
+        )
+    await add(client, pool, settings, "anna@example.org", name="Anna", confirmed=False)
+    await login(client, organiser)
+
+    def found(html: str) -> str:
+        return html.split('<p id="matching" role="status">')[1].split("</p>")[0]
+
+    async def page(**params) -> str:
+        response = await client.get(PAGE, params={"lang": "en", **params})
+        assert response.status_code == 200
+        return response.text
+
+    async def page_at(url: str) -> str:
+        response = await client.get(url)
+        assert response.status_code == 200
+        return response.text
+
+    def next_link(html: str) -> str | None:
+        match = re.search(r'<a href="([^"]+)" rel="next">', html)
+        return match.group(1).replace("&amp;", "&") if match else None
+
+    # A search is counted in SQL, up to the cap: beyond it the page says "more than".
+    assert found(await page(q="example")) == "More than 2 registrations found."
+    assert found(await page(q="Person")) == "More than 2 registrations found."
+    assert found(await page(q="Person", category="volunteer")) == "2 registrations found."
+    assert found(await page(q="anna")) == "1 registration found."
+    assert found(await page(q="nobody")) == "0 registrations found."
+    # Without a search the counts by status and category say it exactly, whatever the cap.
+    assert found(await page()) == "4 registrations found."
+    assert found(await page(status="confirmed")) == "3 registrations found."
+    assert found(await page(category="volunteer")) == "3 registrations found."
+    assert found(await page(category="volunteer", status="confirmed")) == "2 registrations found."
+    assert found(await page(status="cancelled")) == "0 registrations found."
+    german = await client.get(PAGE, params={"lang": "de", "q": "example"})
+    assert found(german.text) == "Mehr als 2 Anmeldungen gefunden."
+
+    # A search pages like the whole list, whether its matches are over the cap or not.
+    everyone = [i["id"] for i in (await listing(client, organiser))["items"]]
+    for cap in (2, 10):
+        monkeypatch.setattr("registration.staff_pages.COUNT_CAP", cap)
+        pages, url = [], f"{PAGE}?q=example&limit=3&lang=en"
+        while url:
+            html = await page_at(url)
+            pages.append([int(i) for i in re.findall(r'<tr id="registration-(\d+)">', html)])
+            url = next_link(html)
+        assert [i for p in pages for i in p] == everyone and len(pages) == 2, cap
 
 
 async def test_staff_cancel_with_confirmation_step(client, organiser, pool, settings):
