@@ -11,6 +11,7 @@ connects again; so does every stream after STREAM_SECONDS, which checks the logi
 from __future__ import annotations
 
 import asyncio
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from math import ceil
@@ -195,18 +196,24 @@ def _gate_order(gate: GateCounts) -> tuple[bool, str]:
 async def entrance_stats(db: asyncpg.Connection, conference: asyncpg.Record) -> EntranceStats:
     cid = conference["id"]
     zone = ZoneInfo(conference["timezone"])
-    counted = {r["category"]: r for r in await queries.by_category(db, cid)}
+    counted: dict[str, Counter[str]] = defaultdict(Counter)
+    inside_at: Counter[str] = Counter()
+    for row in await queries.by_category_and_gate(db, cid):
+        counted[row["category"]].update(
+            expected=row["expected"], entered=row["entered"], inside=row["inside"]
+        )
+        if row["inside_gate"] is not None:
+            inside_at[row["inside_gate"]] += row["inside"]
     by_category = [
         CategoryCounts(
             category=category,
             label=options.category_name(category),
-            expected=counted[category]["expected"] if category in counted else 0,
-            entered=counted[category]["entered"] if category in counted else 0,
-            inside=counted[category]["inside"] if category in counted else 0,
+            expected=counted[category]["expected"],
+            entered=counted[category]["entered"],
+            inside=counted[category]["inside"],
         )
         for category in CATEGORIES
     ]
-    inside_at = await queries.inside_by_gate(db, cid)
     gates = {
         r["gate"]: GateCounts(
             gate=r["gate"],

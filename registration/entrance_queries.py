@@ -13,16 +13,20 @@ import asyncpg
 ADMITTED = "s.status = 'ok' AND s.type IN ('entry', 'manual')"
 
 
-async def by_category(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+async def by_category_and_gate(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
+    """Expected, entered and inside per category, the people inside also per door they came
+    in by (`inside_gate` is NULL for those not inside): one pass over the conference's
+    registrations serves both tables of the dashboard."""
     return await db.fetch(
         """
         SELECT category,
+               CASE WHEN inside THEN coalesce(entered_gate, '') END AS inside_gate,
                count(*) AS expected,
                count(*) FILTER (WHERE entered_at IS NOT NULL) AS entered,
                count(*) FILTER (WHERE inside) AS inside
         FROM registrations
         WHERE conference_id = $1 AND status = 'confirmed'
-        GROUP BY category
+        GROUP BY 1, 2
         """,
         conference_id,
     )
@@ -42,15 +46,6 @@ async def scans_by_gate(db: asyncpg.Connection, conference_id: int) -> list[asyn
         """,
         conference_id,
     )
-
-
-async def inside_by_gate(db: asyncpg.Connection, conference_id: int) -> dict[str, int]:
-    rows = await db.fetch(
-        "SELECT coalesce(entered_gate, '') AS gate, count(*) AS n FROM registrations "
-        "WHERE conference_id = $1 AND status = 'confirmed' AND inside GROUP BY 1",
-        conference_id,
-    )
-    return {r["gate"]: r["n"] for r in rows}
 
 
 async def arrivals(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
