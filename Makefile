@@ -48,7 +48,8 @@ messages: $(STAMP)
 vendor:
 	npm install --no-audit --no-fund --prefix build/vendor \
 		swagger-ui-dist@$$(node -p "require('./package.json').dependencies['swagger-ui-dist']") \
-		barcode-detector@$$(node -p "require('./package.json').dependencies['barcode-detector']")
+		barcode-detector@$$(node -p "require('./package.json').dependencies['barcode-detector']") \
+		axe-core@$$(node -p "require('./package.json').devDependencies['axe-core']")
 	mkdir -p service/static/vendor/swagger-ui
 	cd build/vendor/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css \
 		swagger-ui-standalone-preset.js favicon-32x32.png LICENSE NOTICE \
@@ -63,6 +64,10 @@ vendor:
 		../../../service/static/vendor/barcode-detector/ && \
 		cp barcode-detector/LICENSE ../../../service/static/vendor/barcode-detector/LICENSE && \
 		cp zxing-wasm/LICENSE ../../../service/static/vendor/barcode-detector/LICENSE.zxing-wasm
+	# The accessibility tests' checker, injected into the pages by tests/test_accessibility.py.
+	mkdir -p tests/vendor/axe-core
+	cd build/vendor/node_modules/axe-core && cp axe.min.js LICENSE LICENSE-3RD-PARTY.txt \
+		../../../../tests/vendor/axe-core/
 
 clean:
 	rm -rf $(VENV) build *.egg-info service/locale/*/LC_MESSAGES/*.mo
