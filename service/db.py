@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -124,3 +124,26 @@ async def provide_db(state: State, scope: Scope) -> AsyncIterator[asyncpg.Connec
     """Litestar dependency `db`: one pooled connection for the length of a request."""
     async with request_connection(scope, state.pool, state.settings.db_connect_timeout) as conn:
         yield conn
+
+
+EXPORT_BATCH = 1000  # rows per round trip of an export's cursor (~120 KB of CSV)
+
+
+async def in_batches(
+    db: asyncpg.Connection,
+    query: str,
+    *args: object,
+    size: int = EXPORT_BATCH,
+    setup: Sequence[str] = (),
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """The rows of `query`, `size` at a time, from a server-side cursor in a read-only
+    transaction (`setup`: SET LOCAL statements run first): one snapshot, one plan, one sort,
+    and memory for one batch. Streamed exports read with it; their route keeps the connection
+    until the response has ended (`share_connection`), and the stream closes this generator
+    (so the transaction ends) before the connection goes back to the pool."""
+    async with db.transaction(readonly=True):
+        for statement in setup:
+            await db.execute(statement)
+        cursor = await db.cursor(query, *args)
+        while rows := await cursor.fetch(size):
+            yield rows
