@@ -83,6 +83,63 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyContacts:
+    """The facts of the privacy notice (GDPR Art. 13) that only the operator knows: who is
+    responsible, whom to ask, who processes on their behalf and where to complain. The
+    defaults are the demo's placeholders; a real installation sets every PRIVACY_* variable.
+    The notice's texts (purposes, legal bases, rights) are in the page, in both languages."""
+
+    # The controller: the organising body, with a postal address and a contact.
+    controller: str = "Geschäftsstelle der Integrationskonferenz (Beispiel)"
+    controller_address: str = "Musterstraße 1, 30159 Hannover"
+    contact_email: str = "tagung@example.org"
+    contact_phone: str = ""
+    # The data protection officer (Art. 37–39): a name or the function, and how to reach them.
+    dpo: str = "Behördliche Datenschutzbeauftragte (Beispiel)"
+    dpo_email: str = "datenschutz@example.org"
+    dpo_address: str = ""
+    # The supervisory authority people may complain to (Art. 77).
+    authority: str = "Die Landesbeauftragte für den Datenschutz Niedersachsen"
+    authority_address: str = "Prinzenstraße 5, 30159 Hannover"
+    authority_url: str = "https://www.lfd.niedersachsen.de"
+    # Processors (Art. 28), e.g. the data centre that hosts the service; empty: none.
+    processors: str = "IT-Dienstleister der Geschäftsstelle (Beispiel), Musterweg 2, 30159 Hannover"
+    # A public body processes to fulfil its task: Art. 6(1)(e) GDPR with this national law.
+    # Empty (an association, a company): Art. 6(1)(b) GDPR, taking part as agreed.
+    public_task_law: str = "§ 3 NDSG"
+
+    def __post_init__(self) -> None:
+        for name in ("controller", "controller_address", "contact_email", "authority"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"PRIVACY_{name.upper()}: the privacy notice needs it")
+        for name in ("contact_email", "dpo_email"):
+            value = getattr(self, name)
+            if value and "@" not in parseaddr(value)[1]:
+                raise ValueError(f"PRIVACY_{name.upper()}: {value!r} is no e-mail address")
+        if self.authority_url and not self.authority_url.startswith(("https://", "http://")):
+            raise ValueError("PRIVACY_AUTHORITY_URL: starts with https://")
+
+    @classmethod
+    def from_env(cls) -> PrivacyContacts:
+        defaults = cls()
+        return cls(
+            **{
+                name: os.environ.get(f"PRIVACY_{name.upper()}", getattr(defaults, name)).strip()
+                for name in cls.__dataclass_fields__
+            }
+        )
+
+
+def _days(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 3650:
+        raise ValueError(f"{name}: {raw!r} is not a number of days from 0 to 3650")
+    return int(raw)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None
     smtp_url: str
@@ -103,6 +160,10 @@ class Settings:
     # Behind our own reverse proxy every request comes from the proxy's address; with
     # TRUST_PROXY=1 the limits count the address the proxy saw (last X-Forwarded-For entry).
     trust_proxy: bool = False
+    # Data protection: the facts of the privacy notice, and how many days after its end a
+    # conference's attendees and exhibitor contacts are made anonymous (`tagung gdpr purge`).
+    privacy: PrivacyContacts = field(default_factory=PrivacyContacts)
+    retention_days: int = 90
 
     def __post_init__(self) -> None:
         parse_smtp_url(self.smtp_url)  # a wrong SMTP_URL stops the start, not the first mail
@@ -132,4 +193,6 @@ class Settings:
             run_worker=os.environ.get("TAGUNG_NO_WORKER", "") != "1",
             rate_limits=os.environ.get("TAGUNG_RATE_LIMITS", "on") != "off",
             trust_proxy=os.environ.get("TRUST_PROXY", "") == "1",
+            privacy=PrivacyContacts.from_env(),
+            retention_days=_days("RETENTION_DAYS", 90),
         )
