@@ -7,6 +7,7 @@ from litestar import Router
 
 from exhibitors.api import BookingAPI, DirectoryAPI, ReviewAPI, StandAPI
 from exhibitors.pages import ExhibitorRequestPages, ExhibitorSelfService
+from exhibitors.privacy import ExhibitorPrivacyAPI, ExhibitorPrivacyPages
 from exhibitors.public_pages import PublicExhibitorPages
 from exhibitors.staff_pages import StaffExhibitorPages, StaffStandPages
 from service.settings import Settings
@@ -22,6 +23,8 @@ router = Router(
         PublicExhibitorPages,
         ExhibitorRequestPages,
         ExhibitorSelfService,
+        ExhibitorPrivacyAPI,
+        ExhibitorPrivacyPages,
         StaffStandPages,
         StaffExhibitorPages,
     ],

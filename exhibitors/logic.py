@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 
 from exhibitors import queries
 from registration import issue_pass, withdraw_pass
-from registration.logic import check_window
+from registration.logic import CONSENT_TEXT_VERSIONS, check_window
 from service import outbox, tokens
 from service.conferences import queries as conference_queries
 from service.errors import Conflict, FieldErrors
@@ -131,8 +131,13 @@ def misfit(stand: asyncpg.Record, booking: asyncpg.Record) -> str | None:
 async def request_booking(
     db: asyncpg.Connection, key: bytes, slug: str, values: dict[str, Any]
 ) -> None:
-    """The same outcome for new and known addresses: a mail with the link goes out."""
-    values = {**values, "email": values["email"].strip().lower()}
+    """The same outcome for new and known addresses: a mail with the link goes out. The
+    request keeps the version of the privacy notice shown with the form (GDPR Art. 13)."""
+    values = {
+        **values,
+        "email": values["email"].strip().lower(),
+        "privacy_notice_version": CONSENT_TEXT_VERSIONS["privacy"],
+    }
     async with db.transaction():
         conference = await conference_or_404(db, slug)
         check_window(conference)

@@ -34,6 +34,7 @@ BOOKING_FIELDS = (
     "wished_features",
     "staff_count",
     "language",
+    "privacy_notice_version",
 )
 
 _STANDS = """

@@ -18,6 +18,7 @@ from forums.pages import AttendeeForumPages, PublicForumPages
 from forums.providers import calendar_events, signups_for
 from forums.staff_pages import StaffForumPages
 from registration import calendar as registration_calendar
+from registration import privacy as registration_privacy
 from registration import views as registration_views
 from service.settings import Settings
 
@@ -39,3 +40,5 @@ def wire(settings: Settings) -> None:
     registration_views.provide_forum_signups(signups_for)
     registration_views.provide_forum_attendance(queries.attendance_by_forum)
     registration_calendar.provide_events(calendar_events)
+    # Forum mails are about a registration (ref_id): they go when the person is anonymised.
+    registration_privacy.provide_mail_kinds("forum.")

@@ -1,76 +1,157 @@
-"""Data protection (GDPR Art. 15, 17, 20): one person's data as a download, and making
-registrations anonymous once their conference is over.
+"""Data protection (GDPR Art. 15, 17, 20 and storage limitation): one person's data as a
+download, erasure on request, and the clean-up after a conference.
 
-Anonymous means: name, e-mail address, organisation and needs are gone, the consents and the
-mails about the person are deleted; what stays is a row with category and status, so that the
-report can still count who came.
+Anonymous means: name, e-mail address, organisation and needs are gone, the self-service link
+and the ticket stop working, the consents and the mails about the person are deleted and the
+entrance's record of their scans no longer names them. What stays is a row with category,
+status and whether they came in, so that the reports still count.
+
+The needs (accessibility, interpretation, food: special-category data, Art. 9) go earlier, on
+the day after the conference: they were collected only to plan it.
+
+Later domains whose mails are about a registration (outbox rows with ref_id = the
+registration) name their mail kinds with `provide_mail_kinds`, so that those mails go with the
+person too; registration itself knows no other domain.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from registration import queries
+from registration import logic, queries
 from registration.views import forum_signups
 from service import outbox
 
+# Prefixes of the outbox kinds whose ref_id is a registration.
+_mail_kinds = ["registration."]
+
+_EXPORTED_FIELDS = (
+    "name",
+    "email",
+    "organisation",
+    "category",
+    "language",
+    "needs",
+    "status",
+    "waitlist_position",
+    "created_at",
+    "confirmed_at",
+    "cancelled_at",
+    "inside",
+    "entered_at",
+    "entered_gate",
+)
+
+
+def provide_mail_kinds(prefix: str) -> None:
+    """Wiring: mails of these kinds (e.g. "forum.") are about a registration."""
+    if prefix not in _mail_kinds:
+        _mail_kinds.append(prefix)
+
 
 async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[str, Any]:
+    """Everything stored about the person of this registration (Art. 15 and 20). The same
+    document for the person (self-service, API) and for staff answering a request."""
+    registration_id = registration["id"]
+    row = await db.fetchrow("SELECT * FROM registrations WHERE id = $1", registration_id)
     conference = await db.fetchrow(
-        "SELECT slug, title, starts_at FROM conferences WHERE id = $1",
-        registration["conference_id"],
+        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
+        row["conference_id"],
+    )
+    scans = await db.fetch(
+        "SELECT scanned_at, gate, type, status, reason, offline FROM scans "
+        "WHERE registration_id = $1 ORDER BY scanned_at, id",
+        registration_id,
     )
     mails = await db.fetch(
-        "SELECT kind, status, created_at, sent_at FROM outbox "
-        "WHERE kind LIKE 'registration.%' AND ref_id = $1 ORDER BY id",
-        registration["id"],
+        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
+        "WHERE kind LIKE ANY($2::text[]) AND ref_id = $1 ORDER BY id",
+        registration_id,
+        [f"{prefix}%" for prefix in _mail_kinds],
     )
     return {
+        "exported_at": datetime.now(UTC),
         "conference": dict(conference),
-        "registration": {
-            key: registration[key]
-            for key in (
-                "name",
-                "email",
-                "organisation",
-                "category",
-                "language",
-                "needs",
-                "status",
-                "created_at",
-                "confirmed_at",
-                "cancelled_at",
-            )
-        },
-        "consents": [dict(c) for c in await queries.consents(db, registration["id"])],
-        "forums": msgspec.to_builtins(await forum_signups(db, registration["id"])),
+        "registration": {key: row[key] for key in _EXPORTED_FIELDS},
+        "consents": [dict(c) for c in await queries.consents(db, registration_id)],
+        "forums": msgspec.to_builtins(await forum_signups(db, registration_id)),
+        "entrance": [dict(s) for s in scans],
         "emails": [dict(m) for m in mails],
     }
 
 
-async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> int:
-    """Makes every registration of conferences that ended `days_after_end` days ago or
-    earlier anonymous; returns how many. Safe to run again (and from a daily timer)."""
-    async with db.transaction():
-        ids = [
-            row["id"]
-            for row in await db.fetch(
-                """
-                UPDATE registrations r
-                SET name = '–', email = 'anonymised-' || r.id || '@invalid', organisation = '',
-                    needs = '{}', anonymised_at = now(), updated_at = now()
-                FROM conferences c
-                WHERE c.id = r.conference_id AND r.anonymised_at IS NULL
-                  AND c.ends_at <= now() - make_interval(days => $1)
-                RETURNING r.id
-                """,
-                days_after_end,
-            )
-        ]
-        if ids:
-            await db.execute("DELETE FROM consents WHERE registration_id = ANY($1)", ids)
-            await outbox.forget(db, "registration.", ids)
+async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> int:
+    """Makes these registrations anonymous (those not yet); returns how many. Call it inside
+    a transaction."""
+    ids = [
+        row["id"]
+        for row in await db.fetch(
+            """
+            UPDATE registrations
+            SET name = '–', email = 'anonymised-' || id || '@invalid', organisation = '',
+                needs = '{}',
+                -- Random digests: no link and no ticket leads here any more.
+                confirm_hash = sha256(uuid_send(gen_random_uuid())),
+                manage_hash = sha256(uuid_send(gen_random_uuid())),
+                ticket_hash = sha256(uuid_send(gen_random_uuid())),
+                anonymised_at = now(), updated_at = now()
+            WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
+            RETURNING id
+            """,
+            registration_ids,
+        )
+    ]
+    if ids:
+        await db.execute("DELETE FROM consents WHERE registration_id = ANY($1::bigint[])", ids)
+        # The door's answers named the person; the scans themselves stay for the counts.
+        await db.execute(
+            "UPDATE scans SET response = jsonb_set(response, '{attendee}', 'null') "
+            "WHERE registration_id = ANY($1::bigint[]) AND response -> 'attendee' <> 'null'",
+            ids,
+        )
+        for prefix in _mail_kinds:
+            await outbox.forget(db, prefix, ids)
     return len(ids)
+
+
+async def erase(db: asyncpg.Connection, registration_id: int) -> None:
+    """Erasure on request (Art. 17): cancelled first as by the person themselves, so that the
+    place and any forum seats go to those waiting, then anonymous; mails not yet sent to the
+    person (the cancellation's among them) are dropped. One transaction."""
+    async with db.transaction():
+        await logic.cancel(db, registration_id)
+        await anonymise(db, [registration_id])
+
+
+async def remove_needs(db: asyncpg.Connection) -> tuple[int, int]:
+    """Deletes the needs of everyone whose conference ended before today (in the
+    conference's time zone): (registrations, conferences)."""
+    rows = await db.fetch(
+        """
+        UPDATE registrations r SET needs = '{}', updated_at = now()
+        FROM conferences c
+        WHERE c.id = r.conference_id AND r.needs <> '{}'::jsonb
+          AND (c.ends_at AT TIME ZONE c.timezone)::date < (now() AT TIME ZONE c.timezone)::date
+        RETURNING r.conference_id
+        """
+    )
+    return len(rows), len({row["conference_id"] for row in rows})
+
+
+async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
+    """Makes every registration of conferences that ended `days_after_end` days ago or
+    earlier anonymous: (registrations, conferences). Safe to run again."""
+    rows = await db.fetch(
+        """
+        SELECT r.id, r.conference_id FROM registrations r
+        JOIN conferences c ON c.id = r.conference_id
+        WHERE r.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
+        """,
+        days_after_end,
+    )
+    count = await anonymise(db, [row["id"] for row in rows])
+    return count, len({row["conference_id"] for row in rows})

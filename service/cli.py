@@ -273,18 +273,59 @@ def cmd_staff_token(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_connection(url, run))
 
 
-def cmd_anonymise(args: argparse.Namespace, settings: Settings) -> int:
-    from registration.privacy import anonymise_ended
+class _DryRun(Exception):
+    """Rolls the purge's transaction back after counting."""
+
+
+async def _purge(conn: asyncpg.Connection, retention_days: int, dry_run: bool) -> list[str]:
+    """The data-protection clean-up in one transaction (one at a time): first the needs
+    (special-category data) of every conference that ended before today, then, once
+    `retention_days` have passed since a conference's end, its attendees and exhibitor
+    contacts are made anonymous. Returns what it did, one line per step."""
+    from exhibitors import privacy as exhibitors_privacy
+    from registration import privacy as registration_privacy
+
+    lines: list[str] = []
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tagung gdpr purge'))")
+            people, conferences = await registration_privacy.remove_needs(conn)
+            lines.append(
+                f"{'Would remove' if dry_run else 'Removed'} the needs (accessibility, "
+                f"interpretation, food) of {people} registration(s) of {conferences} "
+                "conference(s) that ended before today."
+            )
+            people, conferences = await registration_privacy.anonymise_ended(conn, retention_days)
+            lines.append(
+                f"{'Would make' if dry_run else 'Made'} {people} registration(s) anonymous "
+                f"({conferences} conference(s) that ended {retention_days} or more days ago)."
+            )
+            contacts, conferences = await exhibitors_privacy.anonymise_ended(conn, retention_days)
+            lines.append(
+                f"{'Would make' if dry_run else 'Made'} {contacts} exhibitor contact(s) "
+                f"anonymous ({conferences} conference(s) that ended {retention_days} or more "
+                "days ago)."
+            )
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        lines.insert(0, "Dry run: nothing was changed.")
+    return lines
+
+
+def cmd_gdpr_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from service.app import create_app
+
+    retention_days = settings.retention_days if args.days is None else args.days
 
     async def run(conn: asyncpg.Connection) -> int:
-        count = await anonymise_ended(conn, args.days_after_end)
-        print(
-            f"Made {count} registration(s) anonymous "
-            f"(conferences that ended {args.days_after_end} or more days ago)."
-        )
+        for line in await _purge(conn, retention_days, args.dry_run):
+            print(line)
         return 0
 
     with database(settings) as url:
+        # Building the app is the wiring: each domain names the mails that go with a person.
+        create_app(replace(settings, database_url=url))
         return asyncio.run(_with_connection(url, run))
 
 
@@ -318,11 +359,28 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_worker
     )
 
-    anonymise = commands.add_parser(
-        "anonymise", help="remove personal data of registrations after their conference"
+    gdpr = commands.add_parser("gdpr", help="data protection")
+    gdpr_commands = gdpr.add_subparsers(dest="gdpr_command", required=True, metavar="ACTION")
+    purge_help = (
+        "remove the needs the day after a conference, and make its attendees and exhibitor "
+        "contacts anonymous RETENTION_DAYS after its end (safe to run daily)"
     )
-    anonymise.add_argument("--days-after-end", type=_not_negative, default=30, metavar="DAYS")
-    anonymise.set_defaults(handler=cmd_anonymise)
+    purge = gdpr_commands.add_parser("purge", help=purge_help, description=purge_help)
+    anonymise = commands.add_parser("anonymise", help="the same as: gdpr purge")
+    for parser_ in (purge, anonymise):
+        parser_.add_argument(
+            "--retention-days",
+            "--days-after-end",
+            dest="days",
+            type=_not_negative,
+            default=None,
+            metavar="DAYS",
+            help="days after a conference's end (default: RETENTION_DAYS, 90)",
+        )
+        parser_.add_argument(
+            "--dry-run", action="store_true", help="count what would go, change nothing"
+        )
+        parser_.set_defaults(handler=cmd_gdpr_purge)
 
     staff = commands.add_parser("staff", help="staff accounts and API tokens")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")

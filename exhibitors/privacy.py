@@ -1,0 +1,225 @@
+"""Data protection for organisations' contacts (GDPR Art. 15, 17, 20 and storage limitation):
+the booking's data as a download, erasure on request from the exhibitor page, and the
+clean-up after a conference.
+
+Anonymous means: the contact person's name, e-mail address and phone number, the website, the
+descriptions and the organisers' reason are gone, the links stop working, the mails about the
+booking are deleted and the stand staff's passes (registrations) are made anonymous too. What
+stays is the organisation's name and kind, its topics, the stand and the status: what the
+report of the market of opportunities counts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, MediaType, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from exhibitors import logic
+from registration.privacy import anonymise as anonymise_registrations
+from service import outbox
+from service.db import DB
+from service.ratelimit import per_client
+
+LINK_LIMIT = per_client("links", 120)
+PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+MAIL_KINDS = "exhibitor."
+
+_EXPORTED_FIELDS = (
+    "organisation",
+    "kind",
+    "contact_name",
+    "email",
+    "phone",
+    "website",
+    "description",
+    "description_en",
+    "topics",
+    "wished_width_m",
+    "wished_depth_m",
+    "wished_features",
+    "staff_count",
+    "language",
+    "status",
+    "reason",
+    "privacy_notice_version",
+    "created_at",
+    "confirmed_at",
+    "decided_at",
+)
+
+
+async def export(db: asyncpg.Connection, booking_id: int) -> dict[str, Any]:
+    """Everything stored about a booking: its contact, the request, the stand staff named."""
+    row = await db.fetchrow(
+        "SELECT b.*, s.code AS stand_code FROM exhibitor_bookings b "
+        "LEFT JOIN stands s ON s.id = b.stand_id WHERE b.id = $1",
+        booking_id,
+    )
+    conference = await db.fetchrow(
+        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
+        row["conference_id"],
+    )
+    passes = await db.fetch(
+        "SELECT r.name, r.email, r.language, r.status, r.created_at, r.cancelled_at "
+        "FROM exhibitor_passes p JOIN registrations r ON r.id = p.registration_id "
+        "WHERE p.booking_id = $1 AND r.anonymised_at IS NULL ORDER BY r.id",
+        booking_id,
+    )
+    mails = await db.fetch(
+        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
+        "WHERE kind LIKE $2 || '%' AND ref_id = $1 ORDER BY id",
+        booking_id,
+        MAIL_KINDS,
+    )
+    booking = {key: row[key] for key in _EXPORTED_FIELDS}
+    for key in ("wished_width_m", "wished_depth_m"):
+        booking[key] = float(booking[key]) if booking[key] is not None else None
+    return {
+        "exported_at": datetime.now(UTC),
+        "conference": dict(conference),
+        "booking": {**booking, "stand": row["stand_code"]},
+        "passes": [dict(p) for p in passes],
+        "emails": [dict(m) for m in mails],
+    }
+
+
+async def anonymise(db: asyncpg.Connection, booking_ids: list[int]) -> int:
+    """Makes these bookings' contact data anonymous (those not yet), with the passes they
+    named; returns how many bookings. Call it inside a transaction."""
+    ids = [
+        row["id"]
+        for row in await db.fetch(
+            """
+            UPDATE exhibitor_bookings
+            SET contact_name = '–', email = 'anonymised-' || id || '@invalid', phone = '',
+                website = '', description = '', description_en = '', reason = '',
+                confirm_hash = sha256(uuid_send(gen_random_uuid())),
+                manage_hash = sha256(uuid_send(gen_random_uuid())),
+                anonymised_at = now(), updated_at = now()
+            WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
+            RETURNING id
+            """,
+            booking_ids,
+        )
+    ]
+    if ids:
+        passes = await db.fetch(
+            "SELECT registration_id FROM exhibitor_passes WHERE booking_id = ANY($1::bigint[])",
+            ids,
+        )
+        await anonymise_registrations(db, [p["registration_id"] for p in passes])
+        await outbox.forget(db, MAIL_KINDS, ids)
+    return len(ids)
+
+
+async def erase(db: asyncpg.Connection, booking: asyncpg.Record) -> None:
+    """Erasure on request: withdrawn first (the stand becomes free, the passes stop working),
+    then anonymous; mails not yet sent are dropped. One transaction."""
+    async with db.transaction():
+        await logic.cancel(db, booking)
+        await anonymise(db, [booking["id"]])
+
+
+async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
+    """Bookings of conferences that ended `days_after_end` days ago or earlier:
+    (bookings, conferences). Safe to run again."""
+    rows = await db.fetch(
+        """
+        SELECT b.id, b.conference_id FROM exhibitor_bookings b
+        JOIN conferences c ON c.id = b.conference_id
+        WHERE b.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
+        """,
+        days_after_end,
+    )
+    count = await anonymise(db, [row["id"] for row in rows])
+    return count, len({row["conference_id"] for row in rows})
+
+
+# ── the organisation's own page and API ─────────────────────────────────────────────────
+
+
+class Erased(msgspec.Struct):
+    status: str = "erased"
+
+
+def _download(data: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(
+        data,
+        headers={
+            **PRIVATE,
+            "Content-Disposition": 'attachment; filename="tagung-exhibitor-data.json"',
+        },
+    )
+
+
+class ExhibitorPrivacyAPI(Controller):
+    path = "/api/v1/exhibitor-bookings/{token:str}"
+    tags = ["exhibitors"]
+    middleware = [LINK_LIMIT]
+
+    @get(
+        "/export",
+        summary="Everything stored about one's booking, as JSON (GDPR Art. 15 and 20)",
+    )
+    async def download(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
+        booking = await logic.by_manage_token(db, token)
+        return _download(await export(db, booking["id"]))
+
+    @post(
+        "/erase",
+        status_code=200,
+        summary="Withdraw the booking and erase its contact data (GDPR Art. 17)",
+        description=(
+            "The stand becomes free and the passes stop working, as on withdrawal; then the "
+            "contact person's data, the directory entry and the stand staff's data are made "
+            "anonymous and mails not yet sent are dropped. The link stops working."
+        ),
+    )
+    async def erase_booking(self, db: DB, token: FromPath[str]) -> Erased:
+        booking = await logic.by_manage_token(db, token)
+        await erase(db, booking)
+        return Erased()
+
+
+class ExhibitorPrivacyPages(Controller):
+    path = "/x/{token:str}"
+    include_in_schema = False
+    middleware = [LINK_LIMIT]
+
+    @get("/delete")
+    async def confirm_erasure(self, db: DB, token: FromPath[str]) -> Template:
+        booking = await logic.by_manage_token(db, token)
+        conference = await db.fetchrow(
+            "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
+        )
+        return Template(
+            "exhibitors/delete.html",
+            context={
+                "booking": booking,
+                "conference": conference,
+                "page_url": f"/x/{token}",
+                "export_url": f"/api/v1/exhibitor-bookings/{token}/export",
+            },
+            media_type=MediaType.HTML,
+            headers=PRIVATE,
+        )
+
+    @post("/delete")
+    async def erase_booking(self, db: DB, token: FromPath[str]) -> Template:
+        booking = await logic.by_manage_token(db, token)
+        conference = await db.fetchrow(
+            "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
+        )
+        await erase(db, booking)
+        return Template(
+            "registration/erased.html",
+            context={"conference": conference},
+            media_type=MediaType.HTML,
+            headers=PRIVATE,
+        )
