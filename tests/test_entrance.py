@@ -342,10 +342,11 @@ async def test_badges(client, organiser, pool, settings):
         assert qr_svg(secret) in html  # the ticket's own code
     assert "category-speaker" in html and "category-volunteer" in html
     assert ">Speaker<" in html  # the category in words, not colour alone
-    assert "size: 105mm 148mm" in html and "size: A4" not in html  # A6
+    assert "/static/css/badges-a6.css" in html and "badges-a4.css" not in html  # A6
 
     four = await client.get(f"{BASE}/badges", params={"layout": "a4"})
-    assert "size: A4" in four.text and four.text.count('class="badge-qr"') == 2
+    assert "/static/css/badges-a4.css" in four.text
+    assert four.text.count('class="badge-qr"') == 2
 
     one = await client.get(f"{BASE}/badges", params={"id": people[0][0]})
     assert one.text.count('class="badge-qr"') == 1 and "Person 0" in one.text
