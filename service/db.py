@@ -16,14 +16,33 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-# Errors that mean "the database is out of reach", answered with 503 instead of 500.
+# Errors that mean "the database is out of reach", answered with 503 instead of 500. Seen in
+# tests/test_faults_database.py while PostgreSQL restarts under load: no server at all:
+# ConnectionRefusedError / ConnectionResetError (OSError), or TimeoutError once the pool's
+# acquisition gives up; a query in flight at a fast shutdown: ConnectionDoesNotExistError
+# ("connection was closed in the middle of operation"); while the server starts or stops:
+# CannotConnectNowError; after that, the ROLLBACK on the dead connection: InterfaceError. The
+# other SQLSTATEs of classes 08 (connection) and 57P (operator intervention: shutdown, crash)
+# mean the same, and asyncpg can be left in a confused protocol state by a connection cut off
+# mid-operation (InternalClientError, MagicStack/asyncpg#1069). A 503 says the outcome is
+# unknown; the client repeats the request, which the API makes harmless (the same address
+# registers once, a used confirmation token and a scan's nonce give the first answer again).
+# The pool needs no repair: it replaces a closed connection at the next acquisition.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
-    asyncpg.TooManyConnectionsError,
+    asyncpg.InternalClientError,
+    asyncpg.ConnectionDoesNotExistError,  # 08003
+    asyncpg.ConnectionFailureError,  # 08006
+    asyncpg.ClientCannotConnectError,  # 08001
+    asyncpg.ConnectionRejectionError,  # 08004
+    asyncpg.TransactionResolutionUnknownError,  # 08007
+    asyncpg.AdminShutdownError,  # 57P01
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03
+    asyncpg.IdleSessionTimeoutError,  # 57P05
+    asyncpg.TooManyConnectionsError,  # 53300
 )
 
 

@@ -29,6 +29,9 @@ from service.validation import explain
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client is asked to wait after a 503 (the database out of reach): about what a
+# PostgreSQL restart or a failover takes. Door phones and forms retry the same request then.
+RETRY_AFTER_SECONDS = 5
 
 
 class Conflict(HTTPException):
@@ -163,8 +166,12 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     else:
         detail = _detail(exc, status)
     if _is_api(request):
-        return _problem(request, status, detail, exc)
-    return _page(request, status, detail)
+        response = _problem(request, status, detail, exc)
+    else:
+        response = _page(request, status, detail)
+    if status == HTTP_503_SERVICE_UNAVAILABLE:
+        response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+    return response
 
 
 exception_handlers = {Exception: handle_exception, HTTPException: handle_exception}
