@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 from litestar import Controller, MediaType, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
 from exhibitors import logic
+from registration.privacy import Erased
 from registration.privacy import anonymise as anonymise_registrations
 from service import outbox
 from service.db import DB
@@ -144,10 +144,6 @@ async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[
 # ── the organisation's own page and API ─────────────────────────────────────────────────
 
 
-class Erased(msgspec.Struct):
-    status: str = "erased"
-
-
 def _download(data: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(
         data,
@@ -192,6 +188,11 @@ class ExhibitorPrivacyPages(Controller):
     include_in_schema = False
     middleware = [LINK_LIMIT]
 
+    @get("/data.json")
+    async def download(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
+        booking = await logic.by_manage_token(db, token)
+        return _download(await export(db, booking["id"]))
+
     @get("/delete")
     async def confirm_erasure(self, db: DB, token: FromPath[str]) -> Template:
         booking = await logic.by_manage_token(db, token)
@@ -204,7 +205,6 @@ class ExhibitorPrivacyPages(Controller):
                 "booking": booking,
                 "conference": conference,
                 "page_url": f"/x/{token}",
-                "export_url": f"/api/v1/exhibitor-bookings/{token}/export",
             },
             media_type=MediaType.HTML,
             headers=PRIVATE,

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from registration import logic, privacy, queries
+from registration.privacy import Erased
 from registration.schemas import (
     Accepted,
     Cancelled,
@@ -102,6 +103,23 @@ class RegistrationAPI(Controller):
                 "Cache-Control": "private, no-store",
             },
         )
+
+    @post(
+        "/registrations/{token:str}/erase",
+        status_code=200,
+        middleware=[LINK_LIMIT],
+        summary="Cancel and erase one's registration (GDPR Art. 17)",
+        description=(
+            "Cancels first (the place and any forum seats go to those waiting), then deletes "
+            "name, e-mail address, organisation, needs, consents and the mails about the "
+            "registration; mails not yet sent are dropped. The link and the ticket stop "
+            "working, so a second call gets 404."
+        ),
+    )
+    async def erase(self, db: DB, token: FromPath[str]) -> Erased:
+        registration = await logic.by_manage_token(db, token)
+        await privacy.erase(db, registration["id"])
+        return Erased()
 
     @delete(
         "/registrations/{token:str}",

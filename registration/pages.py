@@ -88,6 +88,16 @@ def read_form(form: Form) -> tuple[dict[str, Any], dict[str, bool]]:
     return fields, consents
 
 
+def _privacy_notice(settings: Settings, conference: asyncpg.Record | None) -> Template:
+    return _page(
+        "registration/privacy.html",
+        conference=conference,
+        privacy=settings.privacy,
+        retention_days=settings.retention_days,
+        versions=logic.CONSENT_TEXT_VERSIONS,
+    )
+
+
 class RegistrationPages(Controller):
     include_in_schema = False
 
@@ -132,12 +142,15 @@ class RegistrationPages(Controller):
             closed=None,
         )
 
+    @get("/privacy")
+    async def privacy(self, state: State) -> Template:
+        """The privacy notice (GDPR Art. 13), linked from every page's footer."""
+        return _privacy_notice(state.settings, None)
+
     @get("/conferences/{slug:str}/privacy")
-    async def privacy(self, db: DB, slug: FromPath[str]) -> Template:
-        conference = await self._conference(db, slug)
-        return _page(
-            "registration/privacy.html", conference=conference, versions=logic.CONSENT_TEXT_VERSIONS
-        )
+    async def conference_privacy(self, db: DB, state: State, slug: FromPath[str]) -> Template:
+        """The same notice, naming the conference: linked from its forms."""
+        return _privacy_notice(state.settings, await self._conference(db, slug))
 
     @get("/confirm/{token:str}", middleware=[LINK_LIMIT])
     async def confirm_page(self, token: FromPath[str]) -> Template:

@@ -17,7 +17,7 @@ person too; registration itself knows no other domain.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -45,6 +45,10 @@ _EXPORTED_FIELDS = (
     "entered_at",
     "entered_gate",
 )
+
+
+class Erased(msgspec.Struct):
+    status: Literal["erased"] = "erased"
 
 
 def provide_mail_kinds(prefix: str) -> None:

@@ -1,4 +1,5 @@
-"""The self-service page behind the link in every e-mail: status, ticket, calendar, cancel."""
+"""The self-service page behind the link in every e-mail: status, ticket, calendar, cancel,
+and the person's data: a download, and erasure."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from registration import calendar, logic, options, queries
+from registration import calendar, logic, options, privacy, queries
 from registration.views import forums_available, links, registration_view, ticket_secret
 from service.db import DB
 from service.i18n import current_language
@@ -89,6 +90,26 @@ class SelfService(Controller):
         registration = await logic.by_manage_token(db, token)
         await logic.cancel(db, registration["id"])
         return Redirect(f"/r/{token}?cancelled=1")
+
+    @get("/delete")
+    async def erase_confirmation(self, db: DB, state: State, token: FromPath[str]) -> Template:
+        registration = await logic.by_manage_token(db, token)
+        return await self._page(db, state, registration, "registration/delete.html")
+
+    @post("/delete")
+    async def erase(self, db: DB, token: FromPath[str]) -> Template:
+        """Erasure (GDPR Art. 17): the place goes to the next person, then the data go."""
+        registration = await logic.by_manage_token(db, token)
+        conference = await db.fetchrow(
+            "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
+        )
+        await privacy.erase(db, registration["id"])
+        return Template(
+            "registration/erased.html",
+            context={"conference": conference},
+            media_type=MediaType.HTML,
+            headers=PRIVATE,
+        )
 
     async def _secret(self, db: DB, state: State, token: str) -> str:
         registration = await logic.by_manage_token(db, token)
