@@ -11,11 +11,14 @@ Drawing rules:
   and the exhibitor's name; blocked = diagonal hatching.
 - Dark text on light fills only, on a white background: the same SVG prints well and stays
   legible inside a page in dark mode.
-- The whole picture is `role="img"` with <title> and <desc>; the description says in words
-  what the picture shows (counts, who is on which stand). Booked stands link to the
-  exhibitor's entry in the public directory for pointer users; the links are kept out of
-  the tab order (tabindex="-1") because inside role="img" they would be focus stops without
-  a name — keyboard and screen-reader users reach the same entries through the list.
+- The picture has a <title> and a <desc>; the description says in words what the picture
+  shows (counts, who is on which stand). Booked stands link to the exhibitor's entry in the
+  public directory. Inline in the directory page the plan is then a `role="group"` named
+  by the title and described by the description, and each link is a focus stop named by
+  its <title> ("Stand A4: …"): links inside `role="img"` would be controls nested in an
+  image, which assistive technology cannot use (axe: nested-interactive). Without links
+  (no booked stand), and as the stand-alone .svg file, the plan is `role="img"`; the file's
+  links stay out of the tab order there (tabindex="-1").
 - All text goes through ElementTree, which escapes it; characters that XML 1.0 cannot carry
   (control characters) are dropped, so any organisation name yields well-formed, inert XML.
 """
@@ -224,7 +227,7 @@ def _status_words(status: str) -> str:
     }[status]
 
 
-def _stand(parent: ET.Element, stand: PlanStand, slug: str) -> None:
+def _stand(parent: ET.Element, stand: PlanStand, slug: str, *, focusable: bool) -> None:
     x, y = stand.x * SCALE, stand.y * SCALE
     w, h = stand.width * SCALE, stand.depth * SCALE
     status = stand.status
@@ -238,12 +241,8 @@ def _stand(parent: ET.Element, stand: PlanStand, slug: str) -> None:
     holder: ET.Element = group
     if status == "booked":
         group.set("data-exhibitor-id", str(stand.exhibitor_id))
-        holder = _el(
-            group,
-            "a",
-            href=exhibitor_url(slug, stand.exhibitor_id or 0),
-            tabindex=-1,
-        )
+        link = {} if focusable else {"tabindex": -1}
+        holder = _el(group, "a", href=exhibitor_url(slug, stand.exhibitor_id or 0), **link)
         hover = _("Stand %(code)s: %(name)s", code=stand.code, name=stand.exhibitor or "")
     else:
         hover = _("Stand %(code)s (%(status)s)", code=stand.code, status=_status_words(status))
@@ -379,6 +378,12 @@ def build(
         top -= heading_size * 2
 
     width, height = right - left, bottom - top
+    links = not standalone and any(s.status == "booked" for s in stands)
+    names = (
+        {"role": "group", "aria-labelledby": "fp-title", "aria-describedby": "fp-desc"}
+        if links
+        else {"role": "img", "aria-labelledby": "fp-title fp-desc"}
+    )
     svg = ET.Element(
         "svg",
         {
@@ -386,8 +391,7 @@ def build(
             "viewBox": " ".join(_n(v) for v in (left, top, width, height)),
             "width": _n(width),
             "height": _n(height),
-            "role": "img",
-            "aria-labelledby": "fp-title fp-desc",
+            **names,
             "class": "floorplan",
             "font-family": FONT,
         },
@@ -422,7 +426,7 @@ def build(
     _area_labels(svg, stands)
     plan = _el(svg, "g", class_="fp-stands")
     for stand in stands:
-        _stand(plan, stand, slug)
+        _stand(plan, stand, slug, focusable=links)
 
     if highlighted is not None:
         ring = 6.0
