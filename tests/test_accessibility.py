@@ -12,9 +12,11 @@ exhibitors with passes and confirmed attendees, so the pages show what real page
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -26,7 +28,9 @@ from registration import logic as registration_logic
 from service import tokens
 from service.db import init_connection
 from service.demo import DEMO_SLUG, load_demo
+from tests.conftest import conference_payload
 from tests.live_server import SECRET_KEY
+from tests.registration_support import SLUG
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +49,7 @@ RUN_AXE = """async (tags) => {
     }));
 }"""
 KEY = tokens.key_from_secret(SECRET_KEY)
+EMAIL = "aylin@example.org"
 
 
 async def load_the_demo(pool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -201,3 +206,126 @@ async def test_axe_finds_nothing_on_public_and_self_service_pages(
             await context.close()
         problems += audit.problems
     assert not problems, "axe-core found violations:\n" + "\n".join(problems)
+
+
+# ── keyboard only ──────────────────────────────────────────────────────────
+
+FOCUS = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return {id: "", visible: false};
+    const style = getComputedStyle(el);
+    const opaque = (colour) => !/^rgba\\(.*, 0\\)$|^transparent$/.test(colour);
+    const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2
+        && opaque(style.outlineColor);
+    const visible = el.matches(":focus-visible")
+        && (outline || style.boxShadow !== "none" || style.backgroundColor === "rgb(255, 221, 0)");
+    const name = el.id || `${el.tagName}:${(el.getAttribute("href") || el.textContent).trim()}`;
+    return {id: name, visible: visible};
+}"""
+
+
+async def focus_after(page: Page, key: str) -> str:
+    """Presses Tab or Shift+Tab; the element that then has the focus, which must show it."""
+    await page.keyboard.press(key)
+    focused = await page.evaluate(FOCUS)
+    assert focused["visible"], f"no visible focus on {focused['id'] or 'the page'} after {key}"
+    return focused["id"]
+
+
+async def move_to(page: Page, target: str, key: str = "Tab", most: int = 40) -> None:
+    passed = []
+    for _ in range(most):
+        passed.append(await focus_after(page, key))
+        if passed[-1] == target:
+            return
+    pytest.fail(f"{target} not reached with {key}; the focus went {passed}")
+
+
+async def test_a_registration_with_the_keyboard_alone(
+    browser: Browser, live_server: str, make_staff, pool
+):
+    """Tab, Shift+Tab, Space and Enter only, typing where the focus is: the skip link, a
+    mistake caught by the error summary, its links to the fields, then the inbox page and
+    the confirmation. Every stop shows where the focus is. In German, the first language."""
+    organiser = await make_staff("organiser")
+    async with httpx.AsyncClient(base_url=live_server, headers=organiser.headers) as api:
+        created = await api.post("/api/v1/conferences", json=conference_payload())
+    assert created.status_code == 201, created.text
+    context = await browser.new_context(
+        base_url=live_server, locale="de-DE", viewport={"width": 390, "height": 844}
+    )
+    context.set_default_timeout(5_000)
+    page = await context.new_page()
+    try:
+        await page.goto(f"/conferences/{SLUG}/register")
+        await expect(page.locator("html")).to_have_attribute("lang", "de")
+
+        # The first stop is the skip link; it leads past the header into the content.
+        assert await focus_after(page, "Tab") == "A:#main"
+        await expect(page.get_by_role("link", name="Zum Inhalt springen")).to_be_in_viewport()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("main")).to_be_focused()
+
+        # Name and a category, but no e-mail address and no tick for the privacy notice.
+        await move_to(page, "f-name")
+        await page.keyboard.type("Aylin Demir")
+        await move_to(page, "f-category")  # no option chosen: the group's first stop
+        await page.keyboard.press("Space")
+        await move_to(page, "BUTTON:Jetzt anmelden")
+        async with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            await page.keyboard.press("Enter")
+        assert (await posted.value).status == 400
+
+        summary = page.get_by_role("alert")
+        await expect(summary).to_be_focused()
+        await expect(page).to_have_title(re.compile(r"^Fehler: "))
+        links = summary.get_by_role("link")
+        await expect(links).to_have_text(
+            [re.compile(r"^E-Mail-Adresse: "), re.compile(r"^Datenschutzhinweise?: ")]
+        )
+        # Each link leads to its field, which is marked invalid and described by its error.
+        for field in ("email", "consent_privacy"):
+            control = page.locator(f"#f-{field}")
+            await expect(summary.locator(f'a[href="#f-{field}"]')).to_have_count(1)
+            await expect(control).to_have_attribute("aria-invalid", "true")
+            error = await page.locator(f"#f-{field}-error").text_content()
+            await expect(control).to_have_accessible_description(
+                re.compile(re.escape(" ".join(error.split())))
+            )
+        await expect(page.locator("#f-name")).to_have_value("Aylin Demir")
+
+        # From the summary: Tab to the first link, Enter, and the focus is in the field.
+        assert await focus_after(page, "Tab") == "A:#f-email"
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#f-email")).to_be_focused()
+        await page.keyboard.type(EMAIL)
+        # Back up with Shift+Tab (past the name) to the second link, and on to the checkbox.
+        await move_to(page, "A:#f-consent_privacy", key="Shift+Tab", most=4)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#f-consent_privacy")).to_be_focused()
+        await page.keyboard.press("Space")
+        await expect(page.locator("#f-consent_privacy")).to_be_checked()
+        await move_to(page, "BUTTON:Jetzt anmelden")
+        await page.keyboard.press("Enter")
+
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Bitte prüfen Sie Ihr E-Mail-Postfach"
+        )
+        async with pool.acquire() as db:
+            row = await db.fetchrow("SELECT * FROM registrations WHERE email = $1", EMAIL)
+        assert (row["name"], row["category"], row["language"], row["status"]) == (
+            "Aylin Demir",
+            "volunteer",
+            "de",
+            "pending_confirmation",
+        )
+
+        # The link from the e-mail: the button, reached and pressed with the keyboard.
+        token = registration_logic.token(KEY, "confirm", row["confirm_salt"])
+        await page.goto(f"/confirm/{token}")
+        await move_to(page, "BUTTON:Bestätigen")
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(re.compile(r"/r/[0-9A-Z]{26}\?confirmed=1$"))
+        await expect(page.locator("#status")).to_have_attribute("data-status", "confirmed")
+    finally:
+        await context.close()
