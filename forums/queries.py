@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+
+from service.db import in_batches
 
 FORUM_FIELDS = (
     "title",
@@ -235,10 +238,11 @@ async def attendance_by_forum(db: asyncpg.Connection, conference_id: int) -> lis
     )
 
 
-async def participants(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+def participants(db: asyncpg.Connection, forum_id: int) -> AsyncIterator[list[asyncpg.Record]]:
     """Everyone, for the CSV export: those with a seat (by name), then the waiting list in its
-    order (place 1, 2, …)."""
-    return await db.fetch(
+    order (place 1, 2, …); a batch at a time (server-side cursor)."""
+    return in_batches(
+        db,
         """
         SELECT r.id AS registration_id, r.name, r.organisation, r.email, r.category, s.status,
                CASE WHEN s.status = 'waitlisted' THEN

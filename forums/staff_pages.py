@@ -9,16 +9,16 @@ fields (400); a change that is valid but not possible now (a clash) shows the re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 from forums import logic, queries
@@ -26,11 +26,11 @@ from registration import options
 from service.auth import requires
 from service.conferences import queries as conference_queries
 from service.conferences.logic import not_found
-from service.db import DB
+from service.db import DB, share_connection
 from service.errors import Conflict, FieldErrors
 from service.forms import Form, local_input
 from service.i18n import gettext as _
-from service.spreadsheet import csv_bytes
+from service.spreadsheet import csv_download
 
 ORGANISER = [requires("organiser")]
 NOT_CACHED = CacheControlHeader(private=True, no_store=True)
@@ -164,21 +164,15 @@ async def _list_page(db: asyncpg.Connection, forum_id: int, params: Mapping[str,
 CSV_COLUMNS = ("status", "waiting_place", "name", "organisation", "email", "category", "attended")
 
 
-def participants_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    return csv_bytes(
-        CSV_COLUMNS,
-        (
-            (
-                r["status"],
-                r["position"] or "",
-                r["name"],
-                r["organisation"],
-                r["email"],
-                r["category"],
-                "yes" if r["attended"] else "no",
-            )
-            for r in rows
-        ),
+def participant_line(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["status"],
+        r["position"] or "",
+        r["name"],
+        r["organisation"],
+        r["email"],
+        r["category"],
+        "yes" if r["attended"] else "no",
     )
 
 
@@ -328,13 +322,15 @@ class StaffForumPages(Controller):
         query = urlencode({**here, "moved": registration_id, "to": to_forum_id})
         return _see(f"/staff/forums/{forum_id}/participants?{query}")
 
-    @get("/forums/{forum_id:int}/participants.csv")
-    async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Response[bytes]:
+    # Streamed from a cursor: the guard's connection serves the handler and the stream.
+    @get("/forums/{forum_id:int}/participants.csv", middleware=[share_connection])
+    async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Stream:
         await _forum(db, forum_id)  # 404 for an unknown forum
-        return Response(
-            participants_csv(await queries.participants(db, forum_id)),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="forum-{forum_id}.csv"'},
+        return csv_download(
+            f"forum-{forum_id}.csv",
+            CSV_COLUMNS,
+            queries.participants(db, forum_id),
+            participant_line,
         )
 
 

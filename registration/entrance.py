@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
+from litestar.response import ServerSentEvent, ServerSentEventMessage, Stream, Template
 
 from registration import checkin, options
 from registration import entrance_queries as queries
@@ -41,11 +41,11 @@ from registration.staff_api import (
 )
 from registration.views import forum_attendance, ticket_secret
 from service import i18n
-from service.db import DB
+from service.db import DB, share_connection
 from service.i18n import gettext as _
 from service.qr import qr_svg
 from service.settings import Settings
-from service.spreadsheet import csv_bytes
+from service.spreadsheet import MEDIA_TYPE, csv_download
 
 INTERVAL = timedelta(minutes=15)
 MAX_INTERVALS = 96  # the chart shows at most the last 24 hours with arrivals
@@ -392,51 +392,62 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def attendees_csv(rows: list[asyncpg.Record], zone: ZoneInfo) -> bytes:
-    return csv_bytes(
-        ("id", "name", "organisation", "category", "inside", "entered_at", "entered_gate"),
-        (
-            (
-                r["id"],
-                r["name"],
-                r["organisation"],
-                r["category"],
-                _yes(r["inside"]),
-                _when(r["entered_at"], zone),
-                r["entered_gate"] or "",
-            )
-            for r in rows
-        ),
+ATTENDEE_COLUMNS = (
+    "id",
+    "name",
+    "organisation",
+    "category",
+    "inside",
+    "entered_at",
+    "entered_gate",
+)
+CHECKIN_COLUMNS = (
+    "scanned_at",
+    "gate",
+    "type",
+    "status",
+    "reason",
+    "registration_id",
+    "name",
+    "organisation",
+    "offline",
+)
+NEEDS_COLUMNS = (
+    "id",
+    "name",
+    "organisation",
+    "category",
+    "accessibility",
+    "interpretation",
+    "dietary",
+    "notes",
+    "inside",
+)
+
+
+def attendee_line(r: asyncpg.Record, zone: ZoneInfo) -> tuple[Any, ...]:
+    return (
+        r["id"],
+        r["name"],
+        r["organisation"],
+        r["category"],
+        _yes(r["inside"]),
+        _when(r["entered_at"], zone),
+        r["entered_gate"] or "",
     )
 
 
-def checkins_csv(rows: list[asyncpg.Record], zone: ZoneInfo) -> bytes:
-    return csv_bytes(
-        (
-            "scanned_at",
-            "gate",
-            "type",
-            "status",
-            "reason",
-            "registration_id",
-            "name",
-            "organisation",
-            "offline",
-        ),
-        (
-            (
-                _when(r["scanned_at"], zone),
-                r["gate"],
-                r["type"],
-                r["status"],
-                r["reason"] or "",
-                r["registration_id"] if r["name"] is not None else "",
-                r["name"] or "",
-                r["organisation"],
-                _yes(r["offline"]),
-            )
-            for r in rows
-        ),
+def checkin_line(r: asyncpg.Record, zone: ZoneInfo) -> tuple[Any, ...]:
+    return (
+        _when(r["scanned_at"], zone),
+        r["gate"],
+        r["type"],
+        r["status"],
+        r["reason"] or "",
+        r["registration_id"] if r["name"] is not None else "",
+        r["name"] or "",
+        r["organisation"],
+        _yes(r["offline"]),
     )
 
 
@@ -447,42 +458,18 @@ def _needs(stored: Any) -> Needs:
         return Needs()
 
 
-def needs_csv(rows: list[asyncpg.Record]) -> bytes:
-    def line(r: asyncpg.Record) -> tuple[Any, ...]:
-        needs = _needs(r["needs"])
-        return (
-            r["id"],
-            r["name"],
-            r["organisation"],
-            r["category"],
-            ", ".join(needs.accessibility),
-            needs.interpretation or "",
-            ", ".join(needs.dietary),
-            needs.notes,
-            _yes(r["inside"]),
-        )
-
-    return csv_bytes(
-        (
-            "id",
-            "name",
-            "organisation",
-            "category",
-            "accessibility",
-            "interpretation",
-            "dietary",
-            "notes",
-            "inside",
-        ),
-        (line(r) for r in rows),
-    )
-
-
-def _download(body: bytes, filename: str) -> Response[bytes]:
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+def needs_line(r: asyncpg.Record) -> tuple[Any, ...]:
+    needs = _needs(r["needs"])
+    return (
+        r["id"],
+        r["name"],
+        r["organisation"],
+        r["category"],
+        ", ".join(needs.accessibility),
+        needs.interpretation or "",
+        ", ".join(needs.dietary),
+        needs.notes,
+        _yes(r["inside"]),
     )
 
 
@@ -565,24 +552,37 @@ class EntranceAPI(Controller):
         summary="Export confirmed attendees with their entrance state as CSV",
         description="UTF-8 with BOM, ';' separated; formula-like cells get a leading apostrophe.",
         response_description="text/csv",
+        media_type=MEDIA_TYPE,
+        # Streamed from a cursor: the guard's connection serves the handler and the stream.
+        middleware=[share_connection],
     )
-    async def attendees_export(self, db: DB, slug: Slug) -> Response[bytes]:
+    async def attendees_export(self, db: DB, slug: Slug) -> Stream:
         conference = await conference_or_404(db, slug)
-        rows = await queries.attendees(db, conference["id"])
-        body = attendees_csv(rows, ZoneInfo(conference["timezone"]))
-        return _download(body, f"teilnehmende-{conference['slug']}.csv")
+        zone = ZoneInfo(conference["timezone"])
+        return csv_download(
+            f"teilnehmende-{conference['slug']}.csv",
+            ATTENDEE_COLUMNS,
+            queries.attendees(db, conference["id"]),
+            lambda r: attendee_line(r, zone),
+        )
 
     @get(
         "/checkins.csv",
         summary="Export every scan at the entrance as CSV (admitted and refused)",
         description="Times in the conference's time zone. UTF-8 with BOM, ';' separated.",
         response_description="text/csv",
+        media_type=MEDIA_TYPE,
+        middleware=[share_connection],
     )
-    async def checkins_export(self, db: DB, slug: Slug) -> Response[bytes]:
+    async def checkins_export(self, db: DB, slug: Slug) -> Stream:
         conference = await conference_or_404(db, slug)
-        rows = await queries.all_scans(db, conference["id"])
-        body = checkins_csv(rows, ZoneInfo(conference["timezone"]))
-        return _download(body, f"einlass-{conference['slug']}.csv")
+        zone = ZoneInfo(conference["timezone"])
+        return csv_download(
+            f"einlass-{conference['slug']}.csv",
+            CHECKIN_COLUMNS,
+            queries.all_scans(db, conference["id"]),
+            lambda r: checkin_line(r, zone),
+        )
 
     @get(
         "/needs.csv",
@@ -592,12 +592,16 @@ class EntranceAPI(Controller):
             "special-category consent (GDPR Art. 9) and stated needs. UTF-8 with BOM."
         ),
         response_description="text/csv",
+        media_type=MEDIA_TYPE,
+        middleware=[share_connection],
     )
-    async def needs_export(self, db: DB, slug: Slug) -> Response[bytes]:
+    async def needs_export(self, db: DB, slug: Slug) -> Stream:
         conference = await conference_or_404(db, slug)
-        return _download(
-            needs_csv(await queries.needs(db, conference["id"])),
+        return csv_download(
             f"bedarfe-{conference['slug']}.csv",
+            NEEDS_COLUMNS,
+            queries.needs(db, conference["id"]),
+            needs_line,
         )
 
 

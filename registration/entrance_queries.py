@@ -8,7 +8,11 @@ ticket of another conference is refused without a name, and stays nameless here.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
+
+from service.db import in_batches
 
 ADMITTED = "s.status = 'ok' AND s.type IN ('entry', 'manual')"
 
@@ -108,12 +112,15 @@ async def recent_scans(
     return await db.fetch(_SCANS + " ORDER BY s.id DESC LIMIT $2", conference_id, limit)
 
 
-async def all_scans(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
-    return await db.fetch(_SCANS + " ORDER BY s.scanned_at, s.id", conference_id)
+def all_scans(db: asyncpg.Connection, conference_id: int) -> AsyncIterator[list[asyncpg.Record]]:
+    """Every scan in the order made, for the export: a batch at a time (server-side cursor)."""
+    return in_batches(db, _SCANS + " ORDER BY s.scanned_at, s.id", conference_id)
 
 
-async def attendees(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
-    return await db.fetch(
+def attendees(db: asyncpg.Connection, conference_id: int) -> AsyncIterator[list[asyncpg.Record]]:
+    """Confirmed people by name, for the export: a batch at a time (server-side cursor)."""
+    return in_batches(
+        db,
         "SELECT id, name, organisation, category, inside, entered_at, entered_gate "
         "FROM registrations WHERE conference_id = $1 AND status = 'confirmed' "
         "ORDER BY lower(name), id",
@@ -121,9 +128,11 @@ async def attendees(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.
     )
 
 
-async def needs(db: asyncpg.Connection, conference_id: int) -> list[asyncpg.Record]:
-    """Confirmed people who stated needs AND consented to their storage (GDPR Art. 9)."""
-    return await db.fetch(
+def needs(db: asyncpg.Connection, conference_id: int) -> AsyncIterator[list[asyncpg.Record]]:
+    """Confirmed people who stated needs AND consented to their storage (GDPR Art. 9), for the
+    export: a batch at a time (server-side cursor)."""
+    return in_batches(
+        db,
         """
         SELECT r.id, r.name, r.organisation, r.category, r.needs, r.inside
         FROM registrations r

@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
 
 from registration import logic, options
 from registration import staff_queries as queries
@@ -25,9 +26,9 @@ from registration.views import token_key
 from service.auth import requires
 from service.conferences import queries as conference_queries
 from service.conferences.logic import local, not_found
-from service.db import DB
+from service.db import DB, share_connection
 from service.i18n import gettext as _
-from service.spreadsheet import csv_bytes
+from service.spreadsheet import MEDIA_TYPE, csv_download
 
 ORGANISER = [requires("organiser")]
 STAFF_SECURITY = [{"BearerToken": []}]
@@ -186,25 +187,19 @@ def _clock(value: datetime | None, conference: asyncpg.Record) -> str:
     return local(value, conference).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def registrations_csv(rows: list[asyncpg.Record], conference: asyncpg.Record) -> bytes:
-    return csv_bytes(
-        CSV_COLUMNS,
-        (
-            (
-                r["id"],
-                r["name"],
-                r["email"],
-                r["organisation"],
-                r["category"],
-                r["language"],
-                r["status"],
-                r["waitlist_position"] or "",
-                _clock(r["created_at"], conference),
-                _clock(r["confirmed_at"], conference),
-                "yes" if "photos" in r["consents"] else "no",
-            )
-            for r in rows
-        ),
+def registration_line(r: asyncpg.Record, conference: asyncpg.Record) -> tuple[Any, ...]:
+    return (
+        r["id"],
+        r["name"],
+        r["email"],
+        r["organisation"],
+        r["category"],
+        r["language"],
+        r["status"],
+        r["waitlist_position"] or "",
+        _clock(r["created_at"], conference),
+        _clock(r["confirmed_at"], conference),
+        "yes" if "photos" in r["consents"] else "no",
     )
 
 
@@ -285,6 +280,9 @@ class RegistrationStaffAPI(Controller):
             "summary gives what planning needs."
         ),
         response_description="text/csv",
+        media_type=MEDIA_TYPE,
+        # Streamed from a cursor: the guard's connection serves the handler and the stream.
+        middleware=[share_connection],
     )
     async def export_csv(
         self,
@@ -293,15 +291,14 @@ class RegistrationStaffAPI(Controller):
         status: StatusParam = None,
         category: CategoryParam = None,
         q: SearchParam = None,
-    ) -> Response[bytes]:
+    ) -> Stream:
         conference = await conference_or_404(db, slug)
         filters = Filters(status, category, (q or "").strip() or None)
-        rows = await queries.all_matching(db, conference["id"], filters)
-        filename = f"anmeldungen-{conference['slug']}.csv"
-        return Response(
-            registrations_csv(rows, conference),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        return csv_download(
+            f"anmeldungen-{conference['slug']}.csv",
+            CSV_COLUMNS,
+            queries.all_matching(db, conference["id"], filters),
+            lambda r: registration_line(r, conference),
         )
 
     @post(

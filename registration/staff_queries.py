@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.db import in_batches
+
 # $1 is always the conference. The waiting-list place is the 1-based rank among everyone
 # waiting for this conference, whatever the filters of the list.
 _ITEMS = """
@@ -152,12 +154,18 @@ async def _walk(
     return rows, rows[-1]["id"] if more else None
 
 
-async def all_matching(
+def all_matching(
     db: asyncpg.Connection, conference_id: int, filters: Filters
-) -> list[asyncpg.Record]:
-    """For the export: a conference has hundreds, not millions, of registrations."""
-    async with _planned_for(db, filters):
-        return await db.fetch(_ITEMS + _FILTERS + " ORDER BY r.id", conference_id, *filters.args())
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """For the export: every match in id order, a batch at a time from a server-side cursor
+    (a search planned for its text, as in `_planned_for`)."""
+    return in_batches(
+        db,
+        _ITEMS + _FILTERS + " ORDER BY r.id",
+        conference_id,
+        *filters.args(),
+        setup=("SET LOCAL plan_cache_mode = force_custom_plan",) if filters.q else (),
+    )
 
 
 async def one(

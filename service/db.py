@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import warnings
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import asyncpg
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -160,9 +162,20 @@ async def in_batches(
     and memory for one batch. Streamed exports read with it; their route keeps the connection
     until the response has ended (`share_connection`), and the stream closes this generator
     (so the transaction ends) before the connection goes back to the pool."""
-    async with db.transaction(readonly=True):
+    transaction = db.transaction(readonly=True)
+    await transaction.start()
+    try:
         for statement in setup:
             await db.execute(statement)
         cursor = await db.cursor(query, *args)
         while rows := await cursor.fetch(size):
             yield rows
+    except BaseException:
+        # The client went away: Litestar cancels the stream (an anyio cancel scope, which
+        # cancels every await inside it again), often in the middle of a fetch. The ROLLBACK
+        # must not be cancelled in turn, or the connection would go back to the pool inside
+        # the transaction (asyncpg then rolls back itself, with an error in the log).
+        with anyio.CancelScope(shield=True), contextlib.suppress(asyncpg.InterfaceError):
+            await transaction.rollback()  # InterfaceError: released already, and rolled back
+        raise
+    await transaction.commit()
