@@ -460,18 +460,31 @@ async def _stop(worker: OutboxWorker, task: asyncio.Task[None]) -> None:
 
 
 async def run_standalone(settings: Settings, database_url: str) -> None:
-    """`tagung worker`: one worker, until SIGTERM or Ctrl-C."""
+    """`tagung worker`: one worker, until SIGTERM or Ctrl-C. The message in hand is finished
+    (the SMTP server's answer awaited, the row marked), the rest of the batch is handed back
+    at once for any other worker; an SMTP exchange that hangs longer than STOP_GRACE is cut
+    off (the server then never accepted that message; its row comes back after the lease)."""
     pool = await create_pool(database_url, size=2, connect_timeout=settings.db_connect_timeout)
     worker = OutboxWorker.from_settings(pool, settings, database_url=database_url)
     loop = asyncio.get_running_loop()
+    task = asyncio.create_task(worker.run(), name="outbox-worker")
+
+    def stop() -> None:
+        worker.stop()
+        loop.call_later(STOP_GRACE, task.cancel)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, worker.stop)
+        loop.add_signal_handler(signum, stop)
     try:
-        await worker.run()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await pool.close()
+        try:
+            await asyncio.wait_for(pool.close(), STOP_GRACE)
+        except TimeoutError:
+            pool.terminate()
 
 
 # -- a built-in kind: a test message, to check the SMTP configuration end to end ----------

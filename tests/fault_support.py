@@ -257,6 +257,7 @@ def _wait_healthy(process: Process) -> None:
 
 
 def start_worker(database_url: str, smtp_url: str, data_dir: Path, name: str) -> Process:
+    """`tagung worker` (SIGKILL or SIGTERM it yourself; `kill_group` in a finally)."""
     env = environment(database_url, data_dir, SMTP_URL=f"{smtp_url}?timeout=10")
     return start_tagung(["worker"], env, data_dir / f"{name}.log")
 
@@ -362,3 +363,14 @@ def check_unavailable(response: httpx.Response, *, api: bool) -> None:
     else:
         assert response.headers["content-type"].startswith("text/html")
         assert "<html" in response.text.lower()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, *, seconds: float = 20.0
+) -> None:
+    """Until `check()` is true; fails the test with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.02)
