@@ -44,6 +44,7 @@ _EXPORTED_FIELDS = (
     "inside",
     "entered_at",
     "entered_gate",
+    "anonymised_at",
 )
 
 
@@ -86,6 +87,14 @@ async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[s
         "entrance": [dict(s) for s in scans],
         "emails": [dict(m) for m in mails],
     }
+
+
+async def is_anonymised(db: asyncpg.Connection, registration_id: int) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT anonymised_at IS NOT NULL FROM registrations WHERE id = $1", registration_id
+        )
+    )
 
 
 async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> int:

@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
-from registration import logic, options
+from registration import logic, options, privacy
 from registration import staff_queries as queries
 from registration.schemas import Needs
 from registration.staff_queries import Filters
@@ -325,6 +325,38 @@ class RegistrationStaffAPI(Controller):
         conference = await conference_or_404(db, slug)
         await registration_or_404(db, conference, registration_id)
         await logic.reissue_ticket(db, token_key(state.settings), registration_id)
+        return to_item(await registration_or_404(db, conference, registration_id), conference)
+
+    @get(
+        "/registrations/{registration_id:int}/export",
+        summary="Everything stored about one person, as JSON (a request under GDPR Art. 15)",
+        description="The same document the person downloads from their own page.",
+    )
+    async def export_person(
+        self, db: DB, slug: Slug, registration_id: FromPath[int]
+    ) -> Response[dict[str, Any]]:
+        conference = await conference_or_404(db, slug)
+        registration = await registration_or_404(db, conference, registration_id)
+        filename = f"tagung-data-{registration_id}.json"
+        return Response(
+            await privacy.export(db, registration),
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @post(
+        "/registrations/{registration_id:int}/erase",
+        status_code=200,
+        summary="Erase one person's data on request (GDPR Art. 17)",
+        description=(
+            "Cancels first (the first person waiting moves up, forum seats are passed on), "
+            "then name, e-mail address, organisation, needs, consents and the mails about the "
+            "registration are deleted. Erasing again changes nothing."
+        ),
+    )
+    async def erase(self, db: DB, slug: Slug, registration_id: FromPath[int]) -> StaffRegistration:
+        conference = await conference_or_404(db, slug)
+        await registration_or_404(db, conference, registration_id)
+        await privacy.erase(db, registration_id)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
 
 

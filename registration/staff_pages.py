@@ -1,6 +1,8 @@
 """What organisers see and do with a conference's registrations: the HTML pages.
 
-The same rules as the API (registration.staff_api): filters, counts, cancel, re-send.
+The same rules as the API (registration.staff_api): filters, counts, cancel, re-send; one
+person's page with everything stored about them, their data as a download and erasure on
+request (GDPR Art. 15, 17, 20).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from registration import logic, options
+from registration import logic, options, privacy
 from registration import staff_queries as queries
 from registration.staff_api import (
     CATEGORIES,
@@ -93,7 +95,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Template:
     return Template(template, context=context, status_code=status, media_type=MediaType.HTML)
 
 
-ACTIONS = ("cancel", "resend-ticket")
+ACTIONS = ("cancel", "resend-ticket", "erase")
 COUNT_CAP = 1000  # a search finding more says "more than 1000"
 
 
@@ -148,6 +150,27 @@ class RegistrationStaffPages(Controller):
             notice=await self._notice(db, conference, request.query_params),
         )
 
+    @get("/{registration_id:int}")
+    async def detail_page(
+        self, request: Request, db: DB, slug: Slug, registration_id: FromPath[int]
+    ) -> Template:
+        """One person: what is stored about them (the same as their download), and what
+        staff can do for them."""
+        conference = await conference_or_404(db, slug)
+        registration = await registration_or_404(db, conference, registration_id)
+        filters, after, _limit, _errors = read_filters(request.query_params)
+        back = _query(filters, after=after or None)
+        here = f"/staff/conferences/{slug}/registrations"
+        return _page(
+            "registration/staff_detail.html",
+            conference=conference,
+            registration=registration,
+            stored=await privacy.export(db, registration),
+            back=back,
+            back_url=f"{here}{back}#registration-{registration_id}",
+            export_url=f"/api/v1/conferences/{slug}/registrations/{registration_id}/export",
+        )
+
     @get("/{registration_id:int}/{action:str}")
     async def confirm_page(
         self,
@@ -164,12 +187,18 @@ class RegistrationStaffPages(Controller):
         registration = await registration_or_404(db, conference, registration_id)
         filters, after, _limit, _errors = read_filters(request.query_params)
         back = _query(filters, after=after or None)
+        headings = {
+            "cancel": _("Cancel registration"),
+            "resend-ticket": _("Resend ticket"),
+            "erase": _("Delete personal data"),
+        }
         return _page(
             "registration/staff_confirm.html",
             conference=conference,
             registration=registration,
+            anonymised=await privacy.is_anonymised(db, registration_id),
             action=action,
-            heading=_("Cancel registration") if action == "cancel" else _("Resend ticket"),
+            heading=headings[action],
             filters=filters,
             after=after,
             back_url=f"/staff/conferences/{slug}/registrations{back}",
@@ -191,6 +220,8 @@ class RegistrationStaffPages(Controller):
         await registration_or_404(db, conference, registration_id)
         if action == "cancel":
             await logic.cancel(db, registration_id)
+        elif action == "erase":
+            await privacy.erase(db, registration_id)
         else:
             await logic.reissue_ticket(db, token_key(state.settings), registration_id)
         # Back to the same selection and page, with a notice of what was done.
@@ -208,6 +239,12 @@ class RegistrationStaffPages(Controller):
         row = await queries.one(db, conference["id"], int(raw_id))
         if row is None:
             return None
+        if action == "erase":
+            return _(
+                "The personal data of registration no. %(id)s are deleted. If it held a place, "
+                "the first person on the waiting list has it now.",
+                id=row["id"],
+            )
         if action == "cancel":
             return _(
                 "The registration of %(name)s is cancelled. If anyone was waiting, the first "

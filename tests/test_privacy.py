@@ -18,7 +18,7 @@ from playwright.async_api import Page, expect
 from registration.logic import CONSENT_TEXT_VERSIONS
 from service.app import create_app
 from service.settings import PrivacyContacts
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, login
 from tests.exhibitor_support import make_stand, request_and_confirm
 from tests.forum_support import make_forum
 from tests.registration_support import SLUG, confirm, make_conference, register
@@ -359,3 +359,90 @@ async def test_delete_my_data_in_two_steps(page: Page, live_server: str, make_st
     await page.goto("/privacy?lang=en")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice")
     assert re.search(r"90 days after the end", await page.content())
+
+
+# ── staff, on request ───────────────────────────────────────────────────────────────────
+
+
+async def test_staff_export_and_erasure_through_the_api(
+    client, organiser, make_staff, pool, settings
+):
+    await make_conference(client, organiser)
+    await make_conference(client, organiser, slug="andere-tagung")
+    manage = await manage_token(client, pool, settings, consents={"privacy": True, "photos": True})
+    async with pool.acquire() as db:
+        registration_id = await db.fetchval("SELECT id FROM registrations")
+    url = f"/api/v1/conferences/{SLUG}/registrations/{registration_id}/export"
+    export = await client.get(url, headers=organiser.headers)
+    assert export.status_code == 200, export.text
+    assert "attachment" in export.headers["content-disposition"]
+    assert "no-store" in export.headers["cache-control"]
+    own = (await client.get(f"/api/v1/registrations/{manage}/export")).json()
+    assert export.json() == own | {"exported_at": export.json()["exported_at"]}
+
+    scanner = await make_staff("scanner")
+    assert (await client.get(url, headers=scanner.headers)).status_code == 403
+    assert (await client.get(url)).status_code == 401
+    elsewhere = f"/api/v1/conferences/andere-tagung/registrations/{registration_id}/export"
+    assert (await client.get(elsewhere, headers=organiser.headers)).status_code == 404
+
+    erase = f"/api/v1/conferences/{SLUG}/registrations/{registration_id}/erase"
+    assert (await client.post(erase, headers=scanner.headers)).status_code == 403
+    erased = await client.post(erase, headers=organiser.headers)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["status"] == "cancelled" and erased.json()["name"] == "–"
+    again = await client.post(erase, headers=organiser.headers)
+    assert again.status_code == 200 and again.json() == erased.json()
+    assert (await client.get(f"/api/v1/registrations/{manage}")).status_code == 404
+
+
+async def test_staff_page_of_one_person_with_download_and_erasure(
+    client, organiser, pool, settings
+):
+    await make_conference(client, organiser)
+    await manage_token(
+        client,
+        pool,
+        settings,
+        needs={"dietary": ["vegan"]},
+        consents={"privacy": True, "special_category": True},
+    )
+    async with pool.acquire() as db:
+        registration_id = await db.fetchval("SELECT id FROM registrations")
+    await login(client, organiser)
+    here = f"/staff/conferences/{SLUG}/registrations"
+    listing = await client.get(f"{here}?lang=en")
+    assert f'href="{here}/{registration_id}"' in listing.text
+
+    detail = await client.get(f"{here}/{registration_id}")
+    assert detail.status_code == 200
+    assert "no-store" in detail.headers["cache-control"]
+    text = detail.text
+    assert "aylin@example.org" in text and "Aylin Demir" in text
+    assert f"text version {CONSENT_TEXT_VERSIONS['special_category']}" in text
+    assert "Vegan" in text or "vegan" in text
+    assert f'href="/api/v1/conferences/{SLUG}/registrations/{registration_id}/export"' in text
+    download = await client.get(
+        f"/api/v1/conferences/{SLUG}/registrations/{registration_id}/export"
+    )
+    assert download.status_code == 200  # the staff session is enough, as for the CSV
+    assert download.json()["registration"]["email"] == "aylin@example.org"
+    assert (await client.get(f"{here}/999999")).status_code == 404
+
+    confirm_page = await client.get(f"{here}/{registration_id}/erase")
+    assert "Do you really want to delete the personal data of Aylin Demir?" in confirm_page.text
+    token = await csrf_token(client, f"{here}/{registration_id}/erase")
+    done = await client.post(
+        f"{here}/{registration_id}/erase", data={"_csrf_token": token}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    shown = await client.get(done.headers["location"])
+    assert f"The personal data of registration no. {registration_id} are deleted" in shown.text
+    async with pool.acquire() as db:
+        row = await db.fetchrow("SELECT name, needs, anonymised_at FROM registrations")
+    assert row["name"] == "–" and row["needs"] == {} and row["anonymised_at"] is not None
+    after = await client.get(f"{here}/{registration_id}")
+    assert "The personal data of this registration were deleted" in after.text
+    assert f"{here}/{registration_id}/erase" not in after.text
+    again = await client.get(f"{here}/{registration_id}/erase")
+    assert "already deleted" in again.text and "Yes, delete" not in again.text
