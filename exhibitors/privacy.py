@@ -119,10 +119,15 @@ async def anonymise(db: asyncpg.Connection, booking_ids: list[int]) -> int:
 
 
 async def erase(db: asyncpg.Connection, booking: asyncpg.Record) -> None:
-    """Erasure on request: withdrawn first (the stand becomes free, the passes stop working),
-    then anonymous; mails not yet sent are dropped. One transaction."""
+    """Erasure on request: before the conference's end withdrawn first (the stand becomes
+    free, the passes stop working), then anonymous; mails not yet sent are dropped. After the
+    end the status stays, for the report. One transaction."""
     async with db.transaction():
-        await logic.cancel(db, booking)
+        ended = await db.fetchval(
+            "SELECT ends_at <= now() FROM conferences WHERE id = $1", booking["conference_id"]
+        )
+        if not ended:
+            await logic.cancel(db, booking)
         await anonymise(db, [booking["id"]])
 
 

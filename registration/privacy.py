@@ -132,12 +132,26 @@ async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> int:
 
 
 async def erase(db: asyncpg.Connection, registration_id: int) -> None:
-    """Erasure on request (Art. 17): cancelled first as by the person themselves, so that the
-    place and any forum seats go to those waiting, then anonymous; mails not yet sent to the
-    person (the cancellation's among them) are dropped. One transaction."""
+    """Erasure on request (Art. 17): before the conference's end cancelled first, as by the
+    person themselves, so that the place and any forum seats go to those waiting; then
+    anonymous, and mails not yet sent to the person (the cancellation's among them) are
+    dropped. After the end nothing is handed on and the status stays as it was, so the
+    report still counts who came. One transaction."""
     async with db.transaction():
-        await logic.cancel(db, registration_id)
+        if await _before_the_end(db, registration_id):
+            await logic.cancel(db, registration_id)
         await anonymise(db, [registration_id])
+
+
+async def _before_the_end(db: asyncpg.Connection, registration_id: int) -> bool:
+    ended = await db.fetchval(
+        "SELECT c.ends_at <= now() FROM registrations r "
+        "JOIN conferences c ON c.id = r.conference_id WHERE r.id = $1",
+        registration_id,
+    )
+    if ended is None:
+        raise logic.invalid_link()
+    return not ended
 
 
 async def remove_needs(db: asyncpg.Connection) -> tuple[int, int]:

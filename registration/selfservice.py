@@ -3,6 +3,7 @@ and the person's data: a download, and erasure."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -136,6 +137,7 @@ class SelfService(Controller):
                 "secret": secret,
                 "options": options,
                 "current": current_language.get(),
+                "ended": conference["ends_at"] <= datetime.now(UTC),
             },
             media_type=MediaType.HTML,
             headers=PRIVATE,

@@ -267,6 +267,27 @@ async def test_erasure_through_the_api(client, organiser, pool, settings):
     assert (await register(client)).status_code == 202
 
 
+async def test_erasure_after_the_conference_hands_nothing_on(client, organiser, pool, settings):
+    await make_conference(client, organiser, capacity=1)
+    aylin = await manage_token(client, pool, settings, "aylin@example.org")
+    await manage_token(client, pool, settings, "ben@example.org")  # waiting
+    async with pool.acquire() as db:
+        await db.execute(
+            "UPDATE conferences SET starts_at = now() - interval '2 days', "
+            "ends_at = now() - interval '1 day', registration_opens_at = now() - interval '9 days',"
+            "registration_closes_at = now() - interval '2 days'"
+        )
+    page = await client.get(f"/r/{aylin}/delete?lang=en")
+    assert "Your registration is cancelled" not in page.text
+    assert (await client.post(f"/api/v1/registrations/{aylin}/erase")).status_code == 200
+    async with pool.acquire() as db:
+        rows = await db.fetch("SELECT name, status FROM registrations ORDER BY id")
+        promoted = await db.fetchval("SELECT count(*) FROM outbox WHERE kind LIKE '%promoted'")
+    # She came and still counts; nobody is promoted into a conference that is over.
+    assert [tuple(r) for r in rows] == [("–", "confirmed"), ("Aylin Demir", "waitlisted")]
+    assert promoted == 0
+
+
 async def test_exhibitor_downloads_and_erases_its_data(client, organiser, pool, settings):
     await make_conference(client, organiser)
     stand = await make_stand(client, organiser)
