@@ -110,7 +110,7 @@ def _problem(request: Request, status: int, detail: str, exc: Exception) -> Resp
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _page(request: Request, status: int, detail: str) -> Response[Any]:
+def _page(request: Request, status: int, detail: str, exc: Exception) -> Response[Any]:
     if status == 401 and request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/staff/login?next={quote(target)}")
@@ -119,6 +119,8 @@ def _page(request: Request, status: int, detail: str) -> Response[Any]:
         context={"status": status, "title": _titles().get(status, _("Error")), "detail": detail},
         status_code=status,
         media_type=MediaType.HTML,
+        # As for the API: the exception's own headers (Allow on a 405, Retry-After …).
+        headers=dict(getattr(exc, "headers", None) or {}),
     )
 
 
@@ -168,7 +170,7 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     if _is_api(request):
         response = _problem(request, status, detail, exc)
     else:
-        response = _page(request, status, detail)
+        response = _page(request, status, detail, exc)
     if status == HTTP_503_SERVICE_UNAVAILABLE:
         response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return response
