@@ -425,7 +425,8 @@ def build(
         _text(svg, left + MARGIN, top + MARGIN, _("No stands yet."), 16, class_="fp-empty")
     _area_labels(svg, stands)
     plan = _el(svg, "g", class_="fp-stands")
-    for stand in stands:
+    # Row by row, left to right: the order in which Tab and screen readers meet the stands.
+    for stand in sorted(stands, key=lambda s: (s.y, s.x)):
         _stand(plan, stand, slug, focusable=links)
 
     if highlighted is not None:
