@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from exhibitors import logic, queries
@@ -34,14 +36,13 @@ from registration.views import token_key
 from service.auth import requires
 from service.conferences.schemas import given
 from service.db import DB
-from service.errors import FieldErrors
-from service.i18n import gettext as _
 from service.ratelimit import per_client
 
 ORGANISER = [requires("organiser")]
 STAFF = [{"BearerToken": []}]
 REQUEST_LIMIT = per_client("exhibitor-request", 30)
 LINK_LIMIT = per_client("links", 120)
+MAX_ID = 2**63 - 1  # bigint
 
 
 class StandAPI(Controller):
@@ -194,13 +195,19 @@ class ReviewAPI(Controller):
         db: DB,
         slug: FromPath[str],
         status: FromQuery[BookingStatus | None] = None,
-        limit: FromQuery[int] = 50,
-        after: FromQuery[int] = 0,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Page size, 1 to 500.")
+        ] = 50,
+        after: Annotated[
+            int,
+            QueryParameter(
+                ge=0,
+                le=MAX_ID,
+                description="The `next` cursor of the previous page.",
+                schema_extra={"maximum": MAX_ID},  # exact: Litestar writes `le` as a float
+            ),
+        ] = 0,
     ) -> BookingPage:
-        if not 1 <= limit <= 500:
-            raise FieldErrors(
-                {"limit": _("Please enter a number from %(min)s to %(max)s.", min=1, max=500)}
-            )
         conference = await logic.conference_or_404(db, slug)
         rows = await queries.bookings(
             db, conference["id"], status=status, after=after, limit=limit + 1

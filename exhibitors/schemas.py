@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from service.validation import END, ONE_LINE, TEXT, Email, Id
+
 Feature = Literal["power", "wall", "corner", "table"]
 Kind = Literal[
     "association", "welfare_association", "agency", "municipality", "initiative", "other"
@@ -14,15 +16,20 @@ Kind = Literal[
 BookingStatus = Literal[
     "pending_confirmation", "requested", "approved", "waitlisted", "rejected", "cancelled"
 ]
-Code = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,11}$", description="e.g. B12")]
+Code = Annotated[
+    str, Meta(pattern=rf"^[A-Za-z0-9][A-Za-z0-9.-]{{0,11}}{END}", description="e.g. B12")
+]
 Metres = Annotated[float, Meta(gt=0, le=100)]
 Position = Annotated[float, Meta(ge=0, le=10_000)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")]
-Website = Annotated[str, Meta(max_length=300, pattern=r"^$|^https?://[^\s<>\"]+\.[^\s<>\"]+$")]
-Description = Annotated[str, Meta(max_length=2000)]
-Topic = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^<>]+$")]
-Reason = Annotated[str, Meta(max_length=1000)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+_URL = r"[^\u0000-\u0020\u007f-\u00a0<>\"]"  # no space, control character, <, > or "
+Website = Annotated[str, Meta(max_length=300, pattern=rf"^$|^https?://{_URL}+\.{_URL}+{END}")]
+Description = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
+Topic = Annotated[
+    str, Meta(min_length=1, max_length=40, pattern=rf"^[^<>\u0000-\u001f\u007f-\u009f]+{END}")
+]
+Reason = Annotated[str, Meta(max_length=1000, pattern=TEXT)]
+Area = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
 
 
 class StandCreate(Struct, forbid_unknown_fields=True):
@@ -31,7 +38,7 @@ class StandCreate(Struct, forbid_unknown_fields=True):
     depth_m: Metres
     x: Position = 0
     y: Position = 0
-    area: Annotated[str, Meta(max_length=100)] = ""
+    area: Area = ""
     features: list[Feature] = msgspec.field(default_factory=list)
     price_cents: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
     max_staff: Annotated[int, Meta(ge=0, le=50)] = 3
@@ -41,7 +48,7 @@ class StandCreate(Struct, forbid_unknown_fields=True):
 class StandRow(Struct, forbid_unknown_fields=True):
     """A row of equal stands: prefix "B", first number 1, count 10 → B1 … B10."""
 
-    prefix: Annotated[str, Meta(pattern=r"^[A-Za-z]{0,3}$")]
+    prefix: Annotated[str, Meta(pattern=rf"^[A-Za-z]{{0,3}}{END}")]
     first_number: Annotated[int, Meta(ge=0, le=9999)]
     count: Annotated[int, Meta(ge=1, le=200)]
     width_m: Metres
@@ -50,14 +57,14 @@ class StandRow(Struct, forbid_unknown_fields=True):
     y: Position = 0
     direction: Literal["right", "down"] = "right"
     gap_m: Annotated[float, Meta(ge=0, le=50)] = 0
-    area: Annotated[str, Meta(max_length=100)] = ""
+    area: Area = ""
     features: list[Feature] = msgspec.field(default_factory=list)
     price_cents: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
     max_staff: Annotated[int, Meta(ge=0, le=50)] = 3
 
 
 class StandUpdate(Struct, forbid_unknown_fields=True):
-    area: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
+    area: Area | UnsetType = UNSET
     width_m: Metres | UnsetType = UNSET
     depth_m: Metres | UnsetType = UNSET
     x: Position | UnsetType = UNSET
@@ -92,7 +99,7 @@ class BookingCreate(Struct, forbid_unknown_fields=True):
     topics: Annotated[list[Topic], Meta(max_length=10)]
     staff_count: Annotated[int, Meta(ge=0, le=50)]
     website: Website = ""
-    phone: Annotated[str, Meta(max_length=50, pattern=r"^[0-9+()/ .-]*$")] = ""
+    phone: Annotated[str, Meta(max_length=50, pattern=rf"^[0-9+()/ .-]*{END}")] = ""
     description_en: Description = ""
     wished_width_m: Metres | None = None
     wished_depth_m: Metres | None = None
@@ -104,7 +111,7 @@ class Accepted(Struct):
     status: Literal["pending_confirmation"] = "pending_confirmation"
 
 
-class ConfirmRequest(Struct):
+class ConfirmRequest(Struct, forbid_unknown_fields=True):
     token: Annotated[str, Meta(min_length=1, max_length=100)]
 
 
@@ -181,7 +188,7 @@ class BookingPage(Struct):
 
 
 class Approve(Struct, forbid_unknown_fields=True):
-    stand_id: int
+    stand_id: Id
 
 
 class Decision(Struct, forbid_unknown_fields=True):

@@ -7,10 +7,12 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-Title = Annotated[str, Meta(min_length=1, max_length=200)]
-OptionalTitle = Annotated[str, Meta(max_length=200)]
-Text = Annotated[str, Meta(max_length=5000)]
-Short = Annotated[str, Meta(max_length=300)]
+from service.validation import ONE_LINE, TEXT, Id
+
+Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+OptionalTitle = Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
+Text = Annotated[str, Meta(max_length=5000, pattern=TEXT)]
+Short = Annotated[str, Meta(max_length=300, pattern=ONE_LINE)]
 Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with offset")]
 Capacity = Annotated[int, Meta(ge=0, le=100_000)]
 
@@ -76,8 +78,8 @@ class Left(Struct):
 
 
 class MoveRequest(Struct, forbid_unknown_fields=True):
-    registration_id: int
-    to_forum_id: int
+    registration_id: Id
+    to_forum_id: Id
 
 
 class Participant(Struct):

@@ -22,16 +22,19 @@ from service.auth import (
 from service.conferences import queries as conference_queries
 from service.db import DB, share_connection
 from service.i18n import gettext as _
+from service.validation import ONE_LINE, Id
 
 SCANNER = [requires("scanner")]
 STAFF = [{"BearerToken": []}]
-Text = Annotated[str, Meta(max_length=100)]
+Text = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
+Slug = Annotated[str, Meta(min_length=1, max_length=80, pattern=ONE_LINE)]
+Gate = Annotated[str, Meta(max_length=50, pattern=ONE_LINE)]
 
 
 class CheckinRequest(Struct, forbid_unknown_fields=True):
-    conference: Annotated[str, Meta(min_length=1, max_length=80)]
-    secret: Annotated[str, Meta(max_length=200)]
-    gate: Annotated[str, Meta(max_length=50)] = ""
+    conference: Slug
+    secret: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
+    gate: Gate = ""
     type: Literal["entry", "exit"] = "entry"
     nonce: Text | None = None
 
@@ -52,9 +55,9 @@ class CheckinDecision(Struct):
 
 
 class PersonRequest(Struct, forbid_unknown_fields=True):
-    conference: Annotated[str, Meta(min_length=1, max_length=80)]
-    registration_id: int
-    gate: Annotated[str, Meta(max_length=50)] = ""
+    conference: Slug
+    registration_id: Id
+    gate: Gate = ""
 
 
 class Undone(Struct):
@@ -173,7 +176,7 @@ class CheckinAPI(Controller):
         self,
         db: DB,
         slug: FromPath[str],
-        q: FromQuery[Annotated[str, Meta(min_length=2, max_length=100)]],
+        q: FromQuery[Annotated[str, Meta(min_length=2, max_length=100, pattern=ONE_LINE)]],
     ) -> list[Found]:
         conference_id = await _conference_id(db, slug)
         return [

@@ -39,6 +39,7 @@ from service.conferences import queries as conference_queries
 from service.db import DB
 from service.i18n import gettext as _
 from service.settings import PROJECT_ROOT
+from service.validation import ONE_LINE
 
 STATIC = PROJECT_ROOT / "service" / "static"
 PAGE = "/scan"
@@ -235,15 +236,15 @@ class OfflineData(Struct):
 
 
 class BatchScan(Struct, forbid_unknown_fields=True):
-    secret: Annotated[str, Meta(max_length=200)]
-    nonce: Annotated[str, Meta(min_length=1, max_length=100)]
+    secret: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
+    nonce: Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
     scanned_at: Annotated[datetime, Meta(tz=True)]
-    gate: Annotated[str, Meta(max_length=50)] = ""
+    gate: Annotated[str, Meta(max_length=50, pattern=ONE_LINE)] = ""
     type: Literal["entry", "exit"] = "entry"
 
 
 class BatchRequest(Struct, forbid_unknown_fields=True):
-    conference: Annotated[str, Meta(min_length=1, max_length=80)]
+    conference: Annotated[str, Meta(min_length=1, max_length=80, pattern=ONE_LINE)]
     scans: Annotated[list[BatchScan], Meta(max_length=BATCH_LIMIT)]
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from service.validation import ONE_LINE, TEXT, Email
+
 Category = Literal["volunteer", "full_time_staff", "association", "speaker", "press"]
 Status = Literal["pending_confirmation", "confirmed", "waitlisted", "cancelled"]
 Language = Literal["de", "en"]
@@ -15,8 +17,7 @@ Accessibility = Literal[
     "wheelchair", "step_free", "sign_language", "induction_loop", "easy_language", "other"
 ]
 Diet = Literal["vegetarian", "vegan", "halal", "kosher", "gluten_free", "lactose_free", "other"]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Token = Annotated[str, Meta(min_length=1, max_length=100)]
 
 
@@ -24,9 +25,9 @@ class Needs(Struct, forbid_unknown_fields=True):
     """Special-category data (GDPR Art. 9): stored only with explicit consent."""
 
     accessibility: list[Accessibility] = msgspec.field(default_factory=list)
-    interpretation: Annotated[str, Meta(max_length=60)] | None = None
+    interpretation: Annotated[str, Meta(max_length=60, pattern=ONE_LINE)] | None = None
     dietary: list[Diet] = msgspec.field(default_factory=list)
-    notes: Annotated[str, Meta(max_length=1000)] = ""
+    notes: Annotated[str, Meta(max_length=1000, pattern=TEXT)] = ""
 
     def given(self) -> bool:
         return bool(self.accessibility or self.interpretation or self.dietary or self.notes.strip())
@@ -44,7 +45,7 @@ class RegistrationCreate(Struct, forbid_unknown_fields=True):
     category: Category
     language: Language
     consents: Consents
-    organisation: Annotated[str, Meta(max_length=200)] = ""
+    organisation: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)] = ""
     needs: Needs | None = None
 
 
@@ -52,7 +53,7 @@ class Accepted(Struct):
     status: Literal["pending_confirmation"] = "pending_confirmation"
 
 
-class ConfirmRequest(Struct):
+class ConfirmRequest(Struct, forbid_unknown_fields=True):
     token: Token
 
 
@@ -95,5 +96,5 @@ class Cancelled(Struct):
     status: Literal["cancelled"] = "cancelled"
 
 
-class LanguageChange(Struct):
+class LanguageChange(Struct, forbid_unknown_fields=True):
     language: Language

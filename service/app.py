@@ -26,6 +26,7 @@ from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers
 from service.i18n import language_middleware
+from service.openapi import ClosedStructs, ProblemResponses
 from service.pgstore import PostgresStore
 from service.settings import Settings
 from service.templating import template_config
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health", "/schema"],
         ),
         stores={"rate_limit": rate_limit_store},
+        # The OpenAPI document declares every problem answer and which bodies take no extras.
+        plugins=[ProblemResponses(), ClosedStructs()],
         template_config=template_config(template_dirs),
         openapi_config=OpenAPIConfig(
             title="tagung",

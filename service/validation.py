@@ -7,8 +7,36 @@ msgspec says "Expected `int` >= 0 - at `$.capacity`"; a caller wants
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from msgspec import Meta
 
 from service.i18n import gettext as _
+
+# Patterns are checked by msgspec (Python's `re`) and read from the OpenAPI by clients
+# (JavaScript and others), so they avoid what the two read differently: `\s` means other sets
+# of characters, and Python's `$` also matches before a final line break, which END does not.
+END = r"$(?!\n)"
+_CONTROL = r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
+_SPACE = r"\u0020\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff"
+# One line of text (names, titles, rooms: they end up in mail subjects and headers, calendar
+# lines and CSV cells): no line breaks, no control characters.
+ONE_LINE = rf"^[^{_CONTROL}]*{END}"
+# Text of several lines (descriptions, notes): line breaks and tabs, no other control character
+# (PostgreSQL refuses NUL, and the rest only serves to confuse what reads the text).
+TEXT = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+_NOT_IN_ADDRESS = rf'@<>"{_CONTROL}{_SPACE}'
+EMAIL_PATTERN = rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}]+{END}"
+Email = Annotated[str, Meta(max_length=254, pattern=EMAIL_PATTERN)]
+# A row id in a body: PostgreSQL's bigint, so that a bigger number is a field error (400)
+# rather than a value the driver cannot send.
+Id = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
+
+def _matching(pattern: str) -> re.Pattern[str]:
+    """msgspec's message for this pattern (it quotes the pattern as Python's repr does)."""
+    return re.compile(re.escape(f"Expected `str` matching regex {pattern!r}"))
+
 
 _AT = re.compile(r"\s+-\s+at\s+`\$((?:\.\w+|\[\d+\])+)`$")
 _RULES: list[tuple[re.Pattern[str], object]] = [
@@ -33,6 +61,14 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         lambda m: (None, _("Must be %(n)s or less.", n=m[1])),
     ),
     (
+        re.compile(r"Expected `(?:int|float)` > (-?[\d.]+)"),
+        lambda m: (None, _("Must be more than %(n)s.", n=_number(m[1]))),
+    ),
+    (
+        re.compile(r"Expected `(?:int|float)` < (-?[\d.]+)"),
+        lambda m: (None, _("Must be less than %(n)s.", n=_number(m[1]))),
+    ),
+    (
         re.compile(r"Expected `str` of length >= 1"),
         lambda m: (None, _("Please fill in this field.")),
     ),
@@ -43,6 +79,18 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
     (
         re.compile(r"Expected `array` of length >= (\d+)"),
         lambda m: (None, _("Please choose at least one option.")),
+    ),
+    (
+        _matching(ONE_LINE),
+        lambda m: (None, _("Please remove line breaks and control characters.")),
+    ),
+    (
+        _matching(TEXT),
+        lambda m: (None, _("Please remove control characters.")),
+    ),
+    (
+        _matching(EMAIL_PATTERN),
+        lambda m: (None, _("Please enter a valid e-mail address, e.g. name@example.org.")),
     ),
     (
         re.compile(r"Expected `str` matching regex"),
@@ -65,6 +113,11 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         lambda m: ("body", _("The body is not valid JSON.")),
     ),
 ]
+
+
+def _number(text: str) -> str:
+    """msgspec writes a float bound as 0.0: show it as 0."""
+    return text.removesuffix(".0")
 
 
 def explain(key: str | None, message: str) -> tuple[str, str]:

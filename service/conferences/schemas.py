@@ -8,29 +8,32 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from service.validation import EMAIL_PATTERN, END, ONE_LINE, TEXT
+
 Slug = Annotated[
     str,
     Meta(
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        pattern=rf"^[a-z0-9]+(-[a-z0-9]+)*{END}",
         max_length=80,
         description="lower-case letters, digits, single hyphens: integrationskonferenz-2027",
     ),
 ]
-Title = Annotated[str, Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, Meta(max_length=500)]
-LongText = Annotated[str, Meta(max_length=10_000)]
+Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+ShortText = Annotated[str, Meta(max_length=500, pattern=ONE_LINE)]
+Address = Annotated[str, Meta(max_length=500, pattern=TEXT)]
+LongText = Annotated[str, Meta(max_length=10_000, pattern=TEXT)]
 Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with offset")]
 Capacity = Annotated[int, Meta(ge=0, le=1_000_000)]
 Language = Literal["de", "en"]
 ItemKind = Literal["plenary", "forums", "market", "break"]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Meta(max_length=254, pattern=f"^${END}|{EMAIL_PATTERN}")]
 
 
 class ConferenceCreate(Struct, forbid_unknown_fields=True):
     slug: Slug
     title: Title
     venue: Title
-    address: ShortText
+    address: Address
     starts_at: Moment
     ends_at: Moment
     capacity: Capacity
@@ -48,7 +51,7 @@ class ConferenceUpdate(Struct, forbid_unknown_fields=True):
     slug: Slug | UnsetType = UNSET
     title: Title | UnsetType = UNSET
     venue: Title | UnsetType = UNSET
-    address: ShortText | UnsetType = UNSET
+    address: Address | UnsetType = UNSET
     starts_at: Moment | UnsetType = UNSET
     ends_at: Moment | UnsetType = UNSET
     capacity: Capacity | UnsetType = UNSET
