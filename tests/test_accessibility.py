@@ -98,8 +98,8 @@ async def load_the_demo(pool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 class Audit:
     """Opens pages in one language and collects what axe-core finds on each."""
 
-    def __init__(self, page: Page, language: str) -> None:
-        self.page, self.language = page, language
+    def __init__(self, page: Page, language: str, scheme: str) -> None:
+        self.page, self.language, self.scheme = page, language, scheme
         self.problems: list[str] = []
 
     async def check(self, label: str) -> None:
@@ -140,6 +140,8 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     conference = f"/conferences/{DEMO_SLUG}"
 
     await audit.visit(f"/?lang={language}", "start page")  # the cookie keeps the language
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(255, 255, 255)") == (audit.scheme == "light"), background
     await audit.visit(conference, "conference page and programme")
     await audit.visit(f"{conference}/privacy", "privacy notice")
     await audit.visit(f"{conference}/forums", "forums (public)")
@@ -211,14 +213,18 @@ async def test_axe_finds_nothing_on_public_and_self_service_pages(
 ):
     demo = await load_the_demo(pool)
     problems: list[str] = []
-    # German (longer words) on the narrowest screen WCAG names, English at desktop size.
-    for language, width in (("de", 320), ("en", 1280)):
+    # German (longer words) on the narrowest screen WCAG names, in the light colour scheme;
+    # English at desktop size in the dark one (contrast is checked in both).
+    for language, width, scheme in (("de", 320, "light"), ("en", 1280, "dark")):
         context = await browser.new_context(
-            base_url=live_server, locale="de-DE", viewport={"width": width, "height": 800}
+            base_url=live_server,
+            locale="de-DE",
+            viewport={"width": width, "height": 800},
+            color_scheme=scheme,
         )
         context.set_default_timeout(5_000)
         await context.add_init_script(path=str(AXE))  # in every page, before its own scripts
-        audit = Audit(await context.new_page(), language)
+        audit = Audit(await context.new_page(), language, scheme)
         try:
             await every_page(audit, demo)
         finally:
