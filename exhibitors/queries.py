@@ -256,18 +256,34 @@ async def directory(
 
 async def fitting_stands(db: asyncpg.Connection, booking: asyncpg.Record) -> list[asyncpg.Record]:
     """Free, bookable stands that meet the request: size, features, room for the staff."""
-    return await db.fetch(
-        _STANDS
-        + """
-        WHERE s.conference_id = $1 AND NOT s.blocked AND b.id IS NULL
-          AND ($2::numeric IS NULL OR s.width_m >= $2)
-          AND ($3::numeric IS NULL OR s.depth_m >= $3)
-          AND s.features @> $4::text[] AND s.max_staff >= $5
-        ORDER BY s.width_m * s.depth_m, s.code
+    found = await fitting_stands_by_booking(db, booking["conference_id"], [booking["id"]])
+    return found.get(booking["id"], [])
+
+
+async def fitting_stands_by_booking(
+    db: asyncpg.Connection, conference_id: int, booking_ids: list[int]
+) -> dict[int, list[asyncpg.Record]]:
+    """`fitting_stands` of many bookings in one statement (the review page offers a choice of
+    stands for each booking: one statement per booking took 600–900 ms for 480 bookings)."""
+    rows = await db.fetch(
+        """
+        WITH free AS (
+            SELECT s.*, NULL::text AS booked_by, NULL::bigint AS booking_id FROM stands s
+            WHERE s.conference_id = $1 AND NOT s.blocked
+              AND NOT EXISTS (SELECT 1 FROM exhibitor_bookings h WHERE h.stand_id = s.id)
+        )
+        SELECT b.id AS for_booking, f.*
+        FROM exhibitor_bookings b
+        JOIN free f ON (b.wished_width_m IS NULL OR f.width_m >= b.wished_width_m)
+                   AND (b.wished_depth_m IS NULL OR f.depth_m >= b.wished_depth_m)
+                   AND f.features @> b.wished_features AND f.max_staff >= b.staff_count
+        WHERE b.conference_id = $1 AND b.id = ANY($2::bigint[])
+        ORDER BY b.id, f.width_m * f.depth_m, f.code
         """,
-        booking["conference_id"],
-        booking["wished_width_m"],
-        booking["wished_depth_m"],
-        booking["wished_features"],
-        booking["staff_count"],
+        conference_id,
+        booking_ids,
     )
+    found: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        found.setdefault(row["for_booking"], []).append(row)
+    return found

@@ -481,10 +481,13 @@ class StaffExhibitorPages(Controller):
         others = [
             b for b in bookings if b["status"] in ("pending_confirmation", "rejected", "cancelled")
         ]
-        fitting = {
-            b["id"]: [(s["id"], stand_choice(s)) for s in await queries.fitting_stands(db, b)]
-            for b in (*requested, *waiting, *approved)
-        }
+        offered = [b["id"] for b in (*requested, *waiting, *approved)]
+        stands_for = await queries.fitting_stands_by_booking(db, conference["id"], offered)
+        # A free stand is offered to many bookings: its text is made once (numbers and
+        # prices in the page language cost ~0.2 ms each time).
+        free = {s["id"]: s for rows in stands_for.values() for s in rows}
+        text = {stand_id: stand_choice(stand) for stand_id, stand in free.items()}
+        fitting = {i: [(s["id"], text[s["id"]]) for s in stands_for.get(i, [])] for i in offered}
         return _page(
             "exhibitors/staff_exhibitors.html",
             status,
