@@ -76,6 +76,13 @@ async def load_the_demo(pool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             seated["id"],
         )
         await registration_logic.cancel(db, other["id"])
+        # Two more who delete their data, one in each language.
+        erasing = await db.fetch(
+            "SELECT manage_salt FROM registrations WHERE id NOT IN ($1, $2) AND category <> "
+            "'exhibitor_staff' ORDER BY id LIMIT 2",
+            seated["id"],
+            other["id"],
+        )
         approved = await db.fetchrow(
             "SELECT b.manage_salt, min(p.registration_id) AS pass_id FROM exhibitor_bookings b "
             "JOIN exhibitor_passes p ON p.booking_id = b.id JOIN stands s ON s.id = b.stand_id "
@@ -92,6 +99,10 @@ async def load_the_demo(pool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "exhibitor": exhibitor_logic.token(KEY, "manage", approved["manage_salt"]),
         "pass_id": approved["pass_id"],
         "waiting": exhibitor_logic.token(KEY, "manage", waiting),
+        "erasing": {
+            language: registration_logic.token(KEY, "manage", row["manage_salt"])
+            for language, row in zip(("de", "en"), erasing, strict=True)
+        },
     }
 
 
@@ -144,6 +155,7 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     assert (background == "rgb(255, 255, 255)") == (audit.scheme == "light"), background
     await audit.visit(conference, "conference page and programme")
     await audit.visit(f"{conference}/privacy", "privacy notice")
+    await audit.visit("/privacy", "privacy notice of the site")
     await audit.visit(f"{conference}/forums", "forums (public)")
     await audit.visit(f"{conference}/exhibitors", "exhibitor directory and floor plan")
     # The booked stands are links, met row by row from the left, and show the focus.
@@ -195,6 +207,9 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     await audit.visit(f"/r/{demo['cancelled']}?cancelled=1", "cancelled registration")
     await audit.visit(f"/r/{demo['cancelled']}/forums", "forums of a cancelled registration")
     await audit.visit(f"/r/{'B' * 26}", "self-service with an unknown link (404)", 404)
+    await audit.visit(f"/r/{demo['erasing'][language]}/delete", "delete my data")
+    await audit.submit(200)
+    await audit.check("data deleted")
 
     await audit.visit(f"/x/{exhibitor}", "exhibitor page")
     await audit.submit(400)  # the last form: add a pass, here empty
@@ -202,6 +217,7 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     await audit.check("exhibitor page, pass with errors")
     await audit.visit(f"/x/{exhibitor}/passes/{demo['pass_id']}/remove", "remove a pass")
     await audit.visit(f"/x/{exhibitor}/cancel", "withdraw the booking")
+    await audit.visit(f"/x/{exhibitor}/delete", "delete the organisation's data")
     await audit.visit(f"/x/{demo['waiting']}", "exhibitor on the waiting list")
 
     await audit.visit("/conferences/no-such-conference", "not found (404)", 404)
