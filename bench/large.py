@@ -15,20 +15,28 @@ the time is the server's time to the last byte plus well under 0.1 ms of client 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
 import re
+import socket
 import statistics
+import struct
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
 
 from bench.data import make_conference
-from bench.harness import Connection, Row, database, progress, service
+from bench.harness import Connection, Row, _cpu_seconds, database, progress, service
 from service.auth import new_api_token
 from service.staff import create_staff
 
 PEOPLE = 100_000
-FORUMS = 20
+FORUMS = 200
+SLOTS = 10
+STANDS = 500
+APPROVED = 460  # exhibitors on a stand
 ENTERED = 30_000
 REPEATS = 10
 BUDGET_MS = 200.0
@@ -92,16 +100,37 @@ UPDATE conferences SET capacity = {PEOPLE},
                       WHERE conference_id = $1 AND status = 'confirmed')
 WHERE id = $1;
 
--- Forums: 4 slots of 5 parallel forums.
-INSERT INTO forums (conference_id, title, room, starts_at, ends_at, capacity)
-SELECT $1, 'Forum ' || f, 'Raum ' || f,
-       TIMESTAMPTZ '2027-05-10 10:00 Europe/Berlin' + (f / 5) * interval '90 minutes',
-       TIMESTAMPTZ '2027-05-10 11:15 Europe/Berlin' + (f / 5) * interval '90 minutes',
-       CASE WHEN f % 5 = 0 THEN 600 ELSE 5000 END
+-- The programme of the day.
+INSERT INTO programme_items (conference_id, title, kind, starts_at, ends_at, room)
+SELECT $1, title, kind, TIMESTAMPTZ '2027-05-10 00:00 Europe/Berlin' + starts,
+       TIMESTAMPTZ '2027-05-10 00:00 Europe/Berlin' + ends, room
+FROM (VALUES
+    ('Eröffnung und Grußworte', 'plenary', interval '9 hours', interval '9 hours 25 min',
+     'Saal 1'),
+    ('Foren, Runde 1 bis 4', 'forums', interval '9 hours 30 min', interval '12 hours 25 min',
+     ''),
+    ('Mittagspause', 'break', interval '12 hours 25 min', interval '13 hours', 'Foyer'),
+    ('Markt der Möglichkeiten', 'market', interval '12 hours', interval '17 hours', 'Hallen 1–4'),
+    ('Foren, Runde 5 bis 10', 'forums', interval '13 hours', interval '16 hours 55 min', ''),
+    ('Abschluss', 'plenary', interval '16 hours 30 min', interval '17 hours', 'Saal 1')
+) AS p (title, kind, starts, ends, room);
+
+-- Forums: {SLOTS} slots of {FORUMS // SLOTS} parallel forums, 40 minutes each.
+INSERT INTO forums (conference_id, title, description, room, starts_at, ends_at, capacity)
+SELECT $1, 'Forum ' || (f + 1) || ': ' || (ARRAY['Sprache im Alltag','Arbeit finden',
+           'Wohnen','Ehrenamt stärken','Beratung vernetzen','Bildung von Anfang an',
+           'Gesundheit','Kinder und Familie'])[f % 8 + 1],
+       'Praxisbeispiele aus Kommunen und Verbänden, Austausch in kleinen Gruppen und '
+           'Verabredungen für die Zusammenarbeit danach. Mit Dolmetschung nach Bedarf.',
+       'Raum ' || (f % {FORUMS // SLOTS} + 1),
+       TIMESTAMPTZ '2027-05-10 09:30 Europe/Berlin' + (f / {FORUMS // SLOTS}) * interval '45 min',
+       TIMESTAMPTZ '2027-05-10 10:10 Europe/Berlin' + (f / {FORUMS // SLOTS}) * interval '45 min',
+       CASE WHEN f % {FORUMS // SLOTS} = 0 THEN 600 WHEN f % 5 = 0 THEN 200 ELSE 400 END
 FROM generate_series(0, {FORUMS - 1}) f;
 
--- Sign-ups: every fourth confirmed person, in three of the four slots; the first forum of
--- each slot is popular (600 seats) and has a waiting list.
+-- Sign-ups: every fourth confirmed person, in three of the {SLOTS} slots; in each slot a
+-- quarter of them want the first forum (600 seats, a long waiting list), the others spread
+-- over the other forums (every fifth has 200 seats and a short waiting list).
 WITH people AS (
     SELECT id, row_number() OVER (ORDER BY id) AS n FROM registrations
     WHERE conference_id = $1 AND status = 'confirmed'
@@ -113,7 +142,9 @@ WITH people AS (
            tstzrange(f.starts_at, f.ends_at) AS during,
            row_number() OVER (PARTITION BY f.id ORDER BY p.id) AS place
     FROM people p
-    JOIN forum f ON f.k / 5 <> (p.n / 4) % 4 AND f.k % 5 = (p.n / 16) % 5
+    JOIN forum f ON (f.k / {FORUMS // SLOTS} + p.n / 4) % {SLOTS} IN (0, 3, 6)
+         AND f.k % {FORUMS // SLOTS} = CASE WHEN (p.n / 4) % 4 = 0 THEN 0
+                                            ELSE 1 + (p.n / 16) % {FORUMS // SLOTS - 1} END
     WHERE p.n % 4 = 0
 )
 INSERT INTO forum_signups (forum_id, registration_id, status, waitlist_position, during)
@@ -158,6 +189,71 @@ SELECT $1, id, 'door-' || substr(entered_gate, 5), 'r' || id, entered_gate, 'ent
        'already_checked_in', jsonb_build_object('status', 'error'),
        entered_at + interval '1 minute'
 FROM registrations WHERE conference_id = $1 AND entered_at IS NOT NULL AND id % 10 = 0;
+
+-- The market: {STANDS} stands in four halls (rows A to T of 25 stands, 3 × 3 m, an aisle
+-- between rows), every 50th blocked.
+INSERT INTO stands (conference_id, code, area, width_m, depth_m, features, price_cents, x, y,
+                    max_staff, blocked)
+SELECT $1, chr(65 + s / 25) || (s % 25 + 1), 'Halle ' || (s / 125 + 1), 3, 3,
+       (ARRAY['{{power}}','{{power,wall}}','{{}}','{{power,corner}}','{{table}}'])[s % 5 + 1]
+           ::text[],
+       (15000 + (s % 3) * 5000), (s % 25) * 3.5, (s / 125) * 40 + ((s / 25) % 5) * 6,
+       2 + s % 3, s % 50 = 49
+FROM generate_series(0, {STANDS - 1}) s;
+
+-- Booking requests: {APPROVED} organisations approved onto a stand each (the other
+-- {STANDS - STANDS // 50 - APPROVED} bookable stands stay free), and 40 more (requested, waiting,
+-- unconfirmed, rejected); two passes per approved exhibitor.
+INSERT INTO exhibitor_bookings (
+    conference_id, organisation, kind, contact_name, email, website, description,
+    description_en, topics, staff_count, language, status, stand_id, waitlist_position,
+    confirm_salt, confirm_hash, confirm_expires_at, manage_salt, manage_hash, created_at,
+    confirmed_at, decided_at)
+SELECT $1,
+       (ARRAY['Migrationsberatung','Jugendmigrationsdienst','Sprachcafé','Integrationslotsen',
+              'Flüchtlingshilfe','Kulturverein','Bildungswerk','Nachbarschaftshilfe'])
+           [b % 8 + 1] || ' ' || (ARRAY['Hannover','Braunschweig','Göttingen','Oldenburg',
+              'Osnabrück','Lüneburg','Celle','Hildesheim'])[(b / 8) % 8 + 1] || ' ' || b,
+       (ARRAY['association','welfare_association','agency','municipality','initiative',
+              'other'])[b % 6 + 1],
+       'Kontakt ' || b, 'markt' || b || '@example.org', 'https://verein' || b || '.example/',
+       'Wir beraten und begleiten Menschen, die neu in Niedersachsen sind: Sprache, Arbeit, '
+           'Wohnen und Ehrenamt. Am Stand: Materialien in zwölf Sprachen und Gespräche mit '
+           'Ehrenamtlichen aus unseren Projekten.',
+       CASE WHEN b % 3 = 0 THEN 'We advise and accompany people new to Lower Saxony.' ELSE ''
+       END,
+       ARRAY[(ARRAY['Sprache','Arbeit','Wohnen','Ehrenamt','Beratung','Bildung','Gesundheit',
+                    'Kinder und Familie'])[b % 8 + 1],
+             (ARRAY['Sprache','Arbeit','Wohnen','Ehrenamt','Beratung','Bildung','Gesundheit',
+                    'Kinder und Familie'])[(b / 8) % 8 + 1]],
+       1 + b % 3, 'de', st.status,
+       CASE WHEN st.status = 'approved' THEN s.id END,
+       CASE WHEN st.status = 'waitlisted' THEN nextval('exhibitor_waitlist_order') END,
+       sha256(('bcs' || b)::bytea), sha256(('bch' || b)::bytea), now() + interval '2 days',
+       sha256(('bms' || b)::bytea), sha256(('bmh' || b)::bytea),
+       now() - interval '60 days' + b * interval '1 hour',
+       CASE WHEN st.status <> 'pending_confirmation' THEN now() - interval '59 days'
+                + b * interval '1 hour' END,
+       CASE WHEN st.status IN ('approved', 'waitlisted', 'rejected') THEN now() - interval '1 day'
+       END
+FROM generate_series(1, {APPROVED + 40}) b
+LEFT JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM stands
+           WHERE conference_id = $1 AND NOT blocked) s ON s.n = b AND b <= {APPROVED}
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.id IS NOT NULL THEN 'approved'
+                WHEN b % 4 = 0 THEN 'requested' WHEN b % 4 = 1 THEN 'waitlisted'
+                WHEN b % 4 = 2 THEN 'pending_confirmation' ELSE 'rejected' END AS status
+) st;
+
+WITH staff AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM registrations
+    WHERE conference_id = $1 AND category = 'exhibitor_staff' AND status = 'confirmed'
+), booked AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM exhibitor_bookings
+    WHERE conference_id = $1 AND status = 'approved'
+)
+INSERT INTO exhibitor_passes (booking_id, registration_id)
+SELECT b.id, s.id FROM booked b JOIN staff s ON s.n IN (2 * b.n - 1, 2 * b.n);
 ANALYZE;
 """
 
@@ -229,6 +325,94 @@ def verdict(times: list[float], statuses: set[int], size: int) -> str:
     )
 
 
+def _status_mb(pid: int, field: str) -> float:
+    """A field of /proc/PID/status (VmRSS, VmHWM) in MB; 0 if the process is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reset_peak(pid: int) -> bool:
+    """Sets the process's peak RSS (VmHWM) back to its current RSS (Linux ≥ 4.0)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+async def export_timed(
+    connection: Connection, path: str, headers: bytes, worker: int, repeats: int
+) -> tuple[list[float], set[int], int, int, float, float]:
+    """Like `timed`, and the web worker's RSS before the first request and its peak during
+    the requests (VmHWM reset before each), and the CSV's rows (lines less the header)."""
+    times, statuses, size, lines, peak = [], set(), 0, 0, 0.0
+    before = _status_mb(worker, "VmRSS")
+    for _ in range(repeats):
+        reset = _reset_peak(worker)
+        started = time.perf_counter()
+        status, body = await connection.request("GET", path, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        statuses.add(status)
+        text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+        size, lines = len(body), text.count(b"\r\n") - 1
+        peak = max(peak, _status_mb(worker, "VmHWM") if reset else float("nan"))
+    return times, statuses, size, lines, before, peak
+
+
+def export_verdict(
+    times: list[float], statuses: set[int], size: int, lines: int, before: float, peak: float
+) -> str:
+    median = statistics.median(times)
+    per = f"{median / lines * 100_000:,.0f} ms/100,000 rows" if lines > 0 else "no rows"
+    status = ",".join(str(s) for s in sorted(statuses))
+    return (
+        f"median {median:6.0f} ms, max {max(times):6.0f} ms; {lines:,} rows, "
+        f"{size / 1e6:.1f} MB, {per}; worker RSS {before:.0f} MB, peak {peak:.0f} MB"
+        f" (+{peak - before:.0f})  (http {status})"
+    )
+
+
+async def aborted_download(url: str, host: str, port: int, path: str, headers: bytes) -> str:
+    """Starts an export, reads 256 KB, drops the connection; then how long until no backend
+    of the bench database is in a transaction or a query any more (the cursor closed and the
+    connection back in the pool)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode() + headers + b"\r\n")
+    got = 0
+    while got < 256 * 1024:
+        piece = await reader.read(65536)
+        if not piece:
+            break
+        got += len(piece)
+    db = await asyncpg.connect(url)
+    try:
+        busy_sql = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+        during = await db.fetchval(busy_sql)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+        writer.close()
+        dropped = time.perf_counter()
+        busy = await db.fetchval(busy_sql)
+        for _ in range(2000):  # poll for at most ~10 s
+            if not busy:
+                break
+            await asyncio.sleep(0.005)
+            busy = await db.fetchval(busy_sql)
+        after = (time.perf_counter() - dropped) * 1000
+    finally:
+        await db.close()
+    return (
+        f"read {got / 1024:,.0f} KB, dropped: {during} busy backend(s) before, {busy} after "
+        f"{after:,.0f} ms" + ("" if busy else " (cursor closed, connection back in the pool)")
+    )
+
+
 async def run(server_url: str) -> list[Row]:
     async with database(server_url) as url:
         started = time.monotonic()
@@ -239,9 +423,16 @@ async def run(server_url: str) -> list[Row]:
             "SELECT (SELECT count(*) FROM registrations) AS registrations,"
             " (SELECT count(*) FROM registrations WHERE status = 'confirmed') AS confirmed,"
             " (SELECT count(*) FROM consents WHERE kind = 'special_category') AS needs,"
+            " (SELECT count(*) FROM forums) AS forums,"
             " (SELECT count(*) FROM forum_signups) AS signups,"
+            " (SELECT count(*) FROM forum_signups WHERE forum_id = $1) AS largest,"
             " (SELECT count(*) FROM scans) AS scans,"
-            " (SELECT count(*) FROM registrations WHERE entered_at IS NOT NULL) AS entered"
+            " (SELECT count(*) FROM registrations WHERE entered_at IS NOT NULL) AS entered,"
+            " (SELECT count(*) FROM stands) AS stands,"
+            " (SELECT count(*) FROM exhibitor_bookings) AS bookings,"
+            " (SELECT count(*) FROM exhibitor_bookings WHERE status = 'approved') AS approved,"
+            " (SELECT count(*) FROM exhibitor_passes) AS passes",
+            forum_id,
         )
         later = await db.fetchval(
             "SELECT id FROM registrations ORDER BY id OFFSET $1 LIMIT 1", PEOPLE * 3 // 4
@@ -249,7 +440,9 @@ async def run(server_url: str) -> list[Row]:
         # A page of the participants list deep in the waiting list (keyset: `after=w<place>`).
         waiting_place = await db.fetchval(
             "SELECT waitlist_position FROM forum_signups WHERE forum_id = $1"
-            " AND status = 'waitlisted' ORDER BY waitlist_position OFFSET 1500 LIMIT 1",
+            " AND status = 'waitlisted' ORDER BY waitlist_position"
+            " OFFSET (SELECT count(*) * 2 / 3 FROM forum_signups"
+            "         WHERE forum_id = $1 AND status = 'waitlisted') LIMIT 1",
             forum_id,
         )
         await db.close()
@@ -257,13 +450,17 @@ async def run(server_url: str) -> list[Row]:
             (
                 "data (SQL generate_series)",
                 f"{counts['registrations']:,} registrations ({counts['confirmed']:,} confirmed),"
-                f" {counts['needs']:,} with needs and consent, {FORUMS} forums with "
-                f"{counts['signups']:,} sign-ups, {counts['entered']:,} admitted, "
-                f"{counts['scans']:,} scans; made in {setup:.1f} s",
+                f" {counts['needs']:,} with needs and consent, {counts['forums']} forums with "
+                f"{counts['signups']:,} sign-ups (largest {counts['largest']:,}), "
+                f"{counts['entered']:,} admitted, {counts['scans']:,} scans, "
+                f"{counts['stands']} stands, {counts['bookings']} exhibitor bookings "
+                f"({counts['approved']} on a stand, {counts['passes']} passes); "
+                f"made in {setup:.1f} s",
             ),
         ]
         staff = f"/staff/conferences/{SLUG}"
         api = f"/api/v1/conferences/{SLUG}"
+        public = f"/conferences/{SLUG}"
         pages = [
             ("staff overview (/staff/)", "/staff/", "cookie"),
             ("registrations list, first page", f"{staff}/registrations/", "cookie"),
@@ -288,7 +485,7 @@ async def run(server_url: str) -> list[Row]:
                 "cookie",
             ),
             ("entrance dashboard", f"{staff}/entrance", "cookie"),
-            ("forum list", f"{staff}/forums", "cookie"),
+            (f"forum list ({FORUMS} forums)", f"{staff}/forums", "cookie"),
             (
                 "forum participants (largest forum)",
                 f"/staff/forums/{forum_id}/participants",
@@ -299,8 +496,8 @@ async def run(server_url: str) -> list[Row]:
                 f"/staff/forums/{forum_id}/participants?after=w{waiting_place}",
                 "cookie",
             ),
-            ("stand catalogue (no stands)", f"{staff}/stands/", "cookie"),
-            ("exhibitor review (no bookings)", f"{staff}/exhibitors/", "cookie"),
+            (f"stand catalogue ({STANDS} stands)", f"{staff}/stands/", "cookie"),
+            (f"exhibitor review ({APPROVED + 40} bookings)", f"{staff}/exhibitors/", "cookie"),
             ("API registrations, first page", f"{api}/registrations", "token"),
             ("API registrations, later page", f"{api}/registrations?after={later}", "token"),
             ("API registrations, search", f"{api}/registrations?q=Kr%C3%BCger+4", "token"),
@@ -311,9 +508,17 @@ async def run(server_url: str) -> list[Row]:
             ),
             ("API registrations summary", f"{api}/registrations/summary", "token"),
             ("API entrance stats (JSON)", f"{api}/entrance/stats", "token"),
+            ("public: conference page with programme", public, "public"),
+            (f"public: forum list ({FORUMS} forums)", f"{public}/forums", "public"),
+            (f"public: exhibitor directory ({APPROVED})", f"{public}/exhibitors", "public"),
+            ("public: directory, one topic", f"{public}/exhibitors?topic=Wohnen", "public"),
+            (f"public: floor plan SVG ({STANDS} stands)", f"{public}/floorplan.svg", "public"),
+            ("public API: conference (JSON)", api, "public"),
+            (f"public API: forums ({FORUMS}, JSON)", f"{api}/forums", "public"),
         ]
         exports = [
             ("CSV registrations (all)", f"{api}/registrations.csv", "token"),
+            ("CSV registrations, gzip", f"{api}/registrations.csv", "token+gzip"),
             ("CSV attendees (confirmed)", f"{api}/entrance/attendees.csv", "token"),
             ("CSV check-ins (scans)", f"{api}/entrance/checkins.csv", "token"),
             ("CSV needs", f"{api}/entrance/needs.csv", "token"),
@@ -321,23 +526,49 @@ async def run(server_url: str) -> list[Row]:
         ]
         with service(url, workers=1) as svc:
             cookie = await asyncio.to_thread(login, svc.base)
+            bearer = f"Authorization: Bearer {token}\r\n".encode()
             headers = {
                 "cookie": f"Cookie: {cookie}\r\n".encode(),
-                "token": f"Authorization: Bearer {token}\r\n".encode(),
+                "token": bearer,
+                "token+gzip": bearer + b"Accept-Encoding: gzip\r\n",
+                "public": b"",
             }
+            # The web worker: the process below `tagung serve` with the most memory.
+            workers = [p for p in svc.process_ids() if p != svc.process.pid]
+            worker = max(workers, key=lambda p: _status_mb(p, "VmRSS"))
             connection = Connection(svc.host, svc.port)
             try:
                 progress(f"large: {len(pages)} pages × {REPEATS}, 1 worker")
                 width = max(len(n) for n, _, _ in pages + exports)
                 for name, path, auth in pages:
                     await timed(connection, path, headers[auth], 2)  # warm-up
+                    cpu = _cpu_seconds(worker)
                     result = await timed(connection, path, headers[auth], REPEATS)
-                    rows.append((f"{name:<{width}}", verdict(*result)))
+                    cpu = (_cpu_seconds(worker) - cpu) / REPEATS * 1000
+                    rows.append(
+                        (f"{name:<{width}}", f"{verdict(*result)}; worker CPU {cpu:.0f} ms")
+                    )
                 progress(f"large: {len(exports)} CSV exports × 3")
-                rows.append(("CSV exports (reported apart, 3 requests each)", ""))
+                rows.append(
+                    (
+                        "CSV exports (3 requests each; the web worker's peak RSS, VmHWM reset "
+                        "before each)",
+                        "",
+                    )
+                )
                 for name, path, auth in exports:
-                    result = await timed(connection, path, headers[auth], 3)
-                    rows.append((f"{name:<{width}}", verdict(*result)))
+                    result = await export_timed(connection, path, headers[auth], worker, 3)
+                    rows.append((f"{name:<{width}}", export_verdict(*result)))
+                aborted = await aborted_download(
+                    url, svc.host, svc.port, f"{api}/registrations.csv", headers["token"]
+                )
+                rows.append((f"{'CSV registrations, client gone':<{width}}", aborted))
+                result = await export_timed(
+                    connection, f"{api}/registrations.csv", headers["token"], worker, 1
+                )
+                rows.append(
+                    (f"{'CSV registrations, after that':<{width}}", export_verdict(*result))
+                )
             finally:
                 connection.close()
         return rows
