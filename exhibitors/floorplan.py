@@ -14,11 +14,12 @@ Drawing rules:
 - The picture has a <title> and a <desc>; the description says in words what the picture
   shows (counts, who is on which stand). Booked stands link to the exhibitor's entry in the
   public directory. Inline in the directory page the plan is then a `role="group"` named
-  by the title and described by the description, and each link is a focus stop named by
-  its <title> ("Stand A4: …"): links inside `role="img"` would be controls nested in an
-  image, which assistive technology cannot use (axe: nested-interactive). Without links
-  (no booked stand), and as the stand-alone .svg file, the plan is `role="img"`; the file's
-  links stay out of the tab order there (tabindex="-1").
+  by the title and described by the description; each link is a focus stop named by its
+  <title> ("Stand A4: …"), in reading order, and the drawn texts are hidden from screen
+  readers. (Links inside `role="img"` would be controls nested in an image, which assistive
+  technology cannot use; axe: nested-interactive.) Without links (no booked stand), and as
+  the stand-alone .svg file, the plan is `role="img"`; the file's links stay out of the tab
+  order there (tabindex="-1").
 - All text goes through ElementTree, which escapes it; characters that XML 1.0 cannot carry
   (control characters) are dropped, so any organisation name yields well-formed, inert XML.
 """
@@ -480,6 +481,11 @@ def build(
             )
             x += widths[i] + gap
 
+    if links:
+        # A group's texts would be read one by one ("A2 A3", names cut to fit): the links'
+        # titles name the booked stands and the description says the rest.
+        for text in svg.iter("text"):
+            text.set("aria-hidden", "true")
     return svg
 
 

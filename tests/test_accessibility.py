@@ -158,7 +158,14 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     await audit.visit("/privacy", "privacy notice of the site")
     await audit.visit(f"{conference}/forums", "forums (public)")
     await audit.visit(f"{conference}/exhibitors", "exhibitor directory and floor plan")
-    # The booked stands are links, met row by row from the left, and show the focus.
+    # The booked stands are links named by stand and exhibitor, nothing else is read out,
+    # they are met row by row from the left, and they show the focus.
+    plan = page.get_by_role("group", name=re.compile(r"^(Lageplan|Floor plan): "))
+    await expect(plan.get_by_role("link")).to_have_count(8)
+    await expect(plan.get_by_role("link").first).to_have_accessible_name(
+        "Stand A1: Freiwilligenagentur Leinebrücke"
+    )
+    assert "- text:" not in await plan.aria_snapshot()
     stands = await page.locator(".floorplan a rect").evaluate_all(
         "rects => rects.map(r => [r.getBoundingClientRect().top, r.getBoundingClientRect().left])"
     )
