@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from exhibitors import logic, queries
@@ -37,12 +35,12 @@ from service.auth import requires
 from service.conferences.schemas import given
 from service.db import DB
 from service.ratelimit import per_client
+from service.validation import Cursor, PageSize
 
 ORGANISER = [requires("organiser")]
 STAFF = [{"BearerToken": []}]
 REQUEST_LIMIT = per_client("exhibitor-request", 30)
 LINK_LIMIT = per_client("links", 120)
-MAX_ID = 2**63 - 1  # bigint
 
 
 class StandAPI(Controller):
@@ -195,18 +193,8 @@ class ReviewAPI(Controller):
         db: DB,
         slug: FromPath[str],
         status: FromQuery[BookingStatus | None] = None,
-        limit: Annotated[
-            int, QueryParameter(ge=1, le=500, description="Page size, 1 to 500.")
-        ] = 50,
-        after: Annotated[
-            int,
-            QueryParameter(
-                ge=0,
-                le=MAX_ID,
-                description="The `next` cursor of the previous page.",
-                schema_extra={"maximum": MAX_ID},  # exact: Litestar writes `le` as a float
-            ),
-        ] = 0,
+        limit: PageSize = 50,
+        after: Cursor = 0,
     ) -> BookingPage:
         conference = await logic.conference_or_404(db, slug)
         rows = await queries.bookings(

@@ -19,7 +19,8 @@ BookingStatus = Literal[
 Code = Annotated[
     str, Meta(pattern=rf"^[A-Za-z0-9][A-Za-z0-9.-]{{0,11}}{END}", description="e.g. B12")
 ]
-Metres = Annotated[float, Meta(gt=0, le=100)]
+# Stored to the centimetre (numeric(6, 2)): less than 1 cm would be 0.
+Metres = Annotated[float, Meta(ge=0.01, le=100)]
 Position = Annotated[float, Meta(ge=0, le=10_000)]
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 _URL = r"[^\u0000-\u0020\u007f-\u00a0<>\"]"  # no space, control character, <, > or "

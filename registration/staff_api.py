@@ -29,6 +29,7 @@ from service.conferences.logic import local, not_found
 from service.db import DB, share_connection
 from service.i18n import gettext as _
 from service.spreadsheet import MEDIA_TYPE, csv_download
+from service.validation import Cursor
 
 ORGANISER = [requires("organiser")]
 STAFF_SECURITY = [{"BearerToken": []}]
@@ -247,10 +248,7 @@ class RegistrationStaffAPI(Controller):
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size, 1 to 500.")
         ] = DEFAULT_LIMIT,
-        after: Annotated[
-            int,
-            QueryParameter(ge=0, le=MAX_ID, description="The `next` cursor of the previous page."),
-        ] = 0,
+        after: Cursor = 0,
     ) -> RegistrationPage:
         conference = await conference_or_404(db, slug)
         filters = Filters(status, category, (q or "").strip() or None)

@@ -7,10 +7,14 @@ msgspec says "Expected `int` >= 0 - at `$.capacity`"; a caller wants
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
+from babel.numbers import format_decimal
+from litestar.params import QueryParameter
 from msgspec import Meta
 
+from service.i18n import current_language
 from service.i18n import gettext as _
 
 # Patterns are checked by msgspec (Python's `re`) and read from the OpenAPI by clients
@@ -30,7 +34,21 @@ EMAIL_PATTERN = rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDR
 Email = Annotated[str, Meta(max_length=254, pattern=EMAIL_PATTERN)]
 # A row id in a body: PostgreSQL's bigint, so that a bigger number is a field error (400)
 # rather than a value the driver cannot send.
-Id = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+BIGINT = 2**63 - 1
+Id = Annotated[int, Meta(ge=1, le=BIGINT)]
+# Keyset pagination of staff lists: `?limit=` and `?after=` (the `next` of the page before).
+PageSize = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, 1 to 500.")]
+Cursor = Annotated[
+    int,
+    QueryParameter(
+        ge=0,
+        le=BIGINT,
+        description="The `next` cursor of the previous page.",
+        # Litestar writes `le` into the OpenAPI as a float (9.223372036854776e18), which is
+        # not the bound; the exact integer instead.
+        schema_extra={"maximum": BIGINT},
+    ),
+]
 
 
 def _matching(pattern: str) -> re.Pattern[str]:
@@ -53,12 +71,12 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         lambda m: (None, _("Give the time with its offset, e.g. 2027-03-06T09:00:00+01:00.")),
     ),
     (
-        re.compile(r"Expected `(?:int|float)` >= (-?\d+)"),
-        lambda m: (None, _("Must be %(n)s or more.", n=m[1])),
+        re.compile(r"Expected `(?:int|float)` >= (-?[\d.]+)"),
+        lambda m: (None, _("Must be %(n)s or more.", n=_number(m[1]))),
     ),
     (
-        re.compile(r"Expected `(?:int|float)` <= (-?\d+)"),
-        lambda m: (None, _("Must be %(n)s or less.", n=m[1])),
+        re.compile(r"Expected `(?:int|float)` <= (-?[\d.]+)"),
+        lambda m: (None, _("Must be %(n)s or less.", n=_number(m[1]))),
     ),
     (
         re.compile(r"Expected `(?:int|float)` > (-?[\d.]+)"),
@@ -116,8 +134,11 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
 
 
 def _number(text: str) -> str:
-    """msgspec writes a float bound as 0.0: show it as 0."""
-    return text.removesuffix(".0")
+    """A bound from msgspec's message ("0.01", "100.0") as the reader writes numbers: 0,01, 100.
+    Integers stay as they are (an id's bound has 19 digits and no thousands separators)."""
+    if "." not in text:
+        return text
+    return format_decimal(Decimal(text), format="0.##", locale=current_language.get())
 
 
 def explain(key: str | None, message: str) -> tuple[str, str]:
