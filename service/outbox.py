@@ -201,6 +201,12 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._outages = 0  # consecutive SMTP outages; spaces the next try out
         self._resume_at = 0.0  # monotonic time before which an outage keeps us from trying
+        # What a batch broken off by a database error left unsettled, settled at the next
+        # batch: ids the SMTP server accepted that could not be marked sent, and the claimed
+        # rows not yet tried. Without this they would wait out the lease (and the accepted
+        # ones be sent twice).
+        self._unmarked: list[int] = []
+        self._untried: list[OutboxMessage] = []
 
     @classmethod
     def from_settings(cls, pool: asyncpg.Pool, settings: Settings, **tuning: Any) -> OutboxWorker:
@@ -236,6 +242,10 @@ class OutboxWorker:
             if listener is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener.close(), 2)
+            if self._unmarked or self._untried:  # e.g. cut off in a hung SMTP exchange
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2), self.pool.acquire() as db:
+                        await self._settle_leftovers(db)
             log.info("outbox worker stopped")
 
     async def drain(self) -> int:
@@ -271,6 +281,7 @@ class OutboxWorker:
     async def process_batch(self) -> int:
         """Claims up to batch_size due rows and handles each; returns how many it claimed."""
         async with self.pool.acquire() as db:
+            await self._settle_leftovers(db)
             rows = await db.fetch(_CLAIM, self.batch_size, self.lease, self.sender.domain)
             batch = sorted((_message(row) for row in rows), key=lambda m: m.id)
             if batch:
@@ -281,8 +292,10 @@ class OutboxWorker:
         """Renders and sends a claimed batch over one SMTP connection, settling each row."""
         claimed_at = time.monotonic()
         smtp: aiosmtplib.SMTP | None = None
+        index, accepted = 0, False
         try:
             for index, message in enumerate(batch):
+                accepted = False
                 # Never send on a lease that may have run out (another worker may hold the
                 # row by now); a stopping worker hands the rest on at once.
                 if self._stopping.is_set() or time.monotonic() - claimed_at > self.lease / 2:
@@ -309,15 +322,28 @@ class OutboxWorker:
                 # A crash between the server's acceptance and this UPDATE sends the mail again
                 # after the lease; SMTP has no two-phase commit. The repeat carries the same
                 # Message-ID, so mail programs can recognise it.
+                accepted = True
                 await db.execute(_SENT, message.id)
                 self._outages = 0
         except BaseException:
             if smtp is not None:
                 smtp.close()  # cancelled or broken: no polite QUIT that could hang
+            if accepted:
+                self._unmarked.append(batch[index].id)
+                index += 1
+            self._untried.extend(batch[index:])
             raise
         finally:
             if smtp is not None and smtp.is_connected:
                 await _disconnect(smtp)
+
+    async def _settle_leftovers(self, db: asyncpg.Connection) -> None:
+        for message_id in self._unmarked:
+            await db.execute(_SENT, message_id)
+        self._unmarked.clear()
+        if self._untried:
+            await self._give_back(db, self._untried, delay=0, error=None)
+            self._untried.clear()
 
     async def _render(self, db: asyncpg.Connection, message: OutboxMessage) -> EmailMessage | None:
         """The finished message, or None once the row is settled (skipped, or failed)."""

@@ -34,12 +34,15 @@ from tests.fault_support import (
     Caller,
     OwnPostgres,
     check_unavailable,
+    eventually,
     new_database,
     serve,
+    start_worker,
     until_reachable,
 )
 from tests.forum_support import make_attendees
 from tests.registration_support import SLUG, registration_payload
+from tests.smtp_server import SmtpServer
 
 TICKETS = 40  # confirmed before the load; scanned at three doors during it
 NEWCOMERS = 60  # register and confirm during the load: 20 places left, 40 to the waiting list
@@ -95,21 +98,47 @@ async def test_database_restarts_under_load(own_postgres, own_database, own_pool
             await create_staff(db, f"door{door}@example.org", "scanner", PASSWORD)
             doors.append(await issue_token(db, f"door{door}@example.org", f"door {door}"))
 
-    with serve(own_database, tmp_path, workers=2, DB_POOL_SIZE="8") as app:
-        limits = httpx.Limits(max_connections=40)
-        async with httpx.AsyncClient(base_url=app.url, timeout=30, limits=limits) as http:
-            created = await http.post(
-                "/api/v1/conferences",
-                json=conference_payload(capacity=TICKETS + NEWCOMERS // 3),
-                headers={"Authorization": f"Bearer {organiser}"},
-            )
-            assert created.status_code == 201, created.text
-            await make_attendees(own_pool, SECRET_KEY, SLUG, TICKETS)
-            secrets = await _ticket_secrets(own_pool)
-            outcome = await _load_with_restarts(http, own_postgres, own_pool, doors, secrets)
-            # Reconnected: the app answers as before.
-            assert (await http.get("/health")).status_code == 200
-        log = app.output()
+    mailbox = SmtpServer()
+    mailbox.start()
+    mailer = start_worker(own_database, mailbox.url, tmp_path, "worker")
+    try:
+        with serve(own_database, tmp_path, workers=2, DB_POOL_SIZE="8") as app:
+            limits = httpx.Limits(max_connections=40)
+            async with httpx.AsyncClient(base_url=app.url, timeout=30, limits=limits) as http:
+                created = await http.post(
+                    "/api/v1/conferences",
+                    json=conference_payload(capacity=TICKETS + NEWCOMERS // 3),
+                    headers={"Authorization": f"Bearer {organiser}"},
+                )
+                assert created.status_code == 201, created.text
+                await make_attendees(own_pool, SECRET_KEY, SLUG, TICKETS)
+                secrets = await _ticket_secrets(own_pool)
+                outcome = await _load_with_restarts(http, own_postgres, own_pool, doors, secrets)
+                # Reconnected: the app answers as before.
+                assert (await http.get("/health")).status_code == 200
+            log = app.output()
+        # The mail worker reconnects too. A mail whose "sent" mark was lost with the
+        # connection, and the rest of that batch, wait out the lease (5 minutes; here made
+        # to pass at once): then every mail has gone out, a repeat only with its Message-ID.
+        await own_pool.execute(
+            "UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'; "
+            "NOTIFY tagung_outbox"
+        )
+        await eventually(
+            lambda: own_pool.fetchval("SELECT bool_and(status <> 'pending') FROM outbox"),
+            "every mail handled after the outages",
+        )
+        await asyncio.sleep(0.3)
+    finally:
+        mailer.kill_group()
+        mailbox.stop()
+    # (A confirmation link whose registration was confirmed before it was sent is skipped.)
+    mails = await own_pool.fetch("SELECT status, message_id FROM outbox")
+    assert {m["status"] for m in mails} <= {"sent", "skipped"}
+    copies = Counter(mailbox.message_ids())
+    assert {m["message_id"] for m in mails if m["status"] == "sent"} <= set(copies)
+    assert set(copies) <= {m["message_id"] for m in mails}
+    assert sum(copies.values()) - len(copies) <= 2  # at most one repeat per outage
 
     registered, confirmed, admitted, scanned, callers, probes = outcome
     assert probes == 2  # both outages were seen from outside

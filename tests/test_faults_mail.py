@@ -275,11 +275,43 @@ async def test_sigterm_does_not_wait_for_a_hung_smtp_server(mail_pool, mail_url,
         worker.kill_group()
         server.stop()
     rows = await outbox(mail_pool)
-    # The hung mail was never accepted; its row (and what was behind it in the batch) comes
-    # back when the lease runs out, not never.
+    # The hung mail was never accepted (the connection was cut): it and the rest of the batch
+    # are handed back, due at once, not leased to the worker that left.
     assert rows[0]["status"] == "sent" and len(server.messages) == 1
-    leased = await mail_pool.fetchval(
-        "SELECT max(next_attempt_at - now()) <= interval '301 seconds' FROM outbox "
-        "WHERE status = 'pending'"
+    assert [(r["status"], r["attempts"], r["due"]) for r in rows[1:]] == [("pending", 0, True)] * 2
+
+
+async def test_a_lost_database_connection_mid_batch_repeats_nothing(mail_pool, mail_url):
+    """The connection goes (as at a PostgreSQL restart) while the server is busy with a mail:
+    once the database answers again, the worker marks that mail sent instead of sending it a
+    second time, and hands the rest of the batch back instead of leaving it leased."""
+    server = SlowSmtpServer(delay=0.4)
+    server.start()
+    await add(mail_pool, 5)
+    own = await create_pool(mail_url, size=1)  # one connection, so we know which it is
+    backend = await own.fetchval("SELECT pg_backend_pid()")
+    worker = OutboxWorker(
+        own,
+        smtp=parse_smtp_url(server.url),
+        sender=SENDER,
+        database_url=mail_url,
+        poll_interval=0.2,
     )
-    assert leased and [r["status"] for r in rows[1:]] == ["pending", "pending"]
+    running = asyncio.create_task(worker.run())
+    try:
+        await server.wait_begun(2)
+        await mail_pool.execute("SELECT pg_terminate_backend($1)", backend)
+        await server.wait_for(5)
+        await eventually(
+            lambda: mail_pool.fetchval("SELECT bool_and(status = 'sent') FROM outbox"),
+            "every row marked sent",
+        )
+        await asyncio.sleep(0.3)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 5)
+        await own.close()
+        server.stop()
+    ids = server.message_ids()
+    assert len(ids) == 5 and set(ids) == {r["message_id"] for r in await outbox(mail_pool)}
+    assert [r["attempts"] for r in await outbox(mail_pool)] == [1] * 5
