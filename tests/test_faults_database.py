@@ -117,9 +117,10 @@ async def test_database_restarts_under_load(own_postgres, own_database, own_pool
                 # Reconnected: the app answers as before.
                 assert (await http.get("/health")).status_code == 200
             log = app.output()
-        # The mail worker reconnects too. A mail whose "sent" mark was lost with the
-        # connection, and the rest of that batch, wait out the lease (5 minutes; here made
-        # to pass at once): then every mail has gone out, a repeat only with its Message-ID.
+        # The mail worker reconnects too, and settles the batch the outage broke off. Only
+        # a claim whose answer was lost with the connection leaves rows leased to nobody
+        # until the lease ends (5 minutes; here made to pass at once). Then every mail has
+        # gone out, a repeat (if any) only with its Message-ID.
         await own_pool.execute(
             "UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'; "
             "NOTIFY tagung_outbox"
