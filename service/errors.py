@@ -151,7 +151,10 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
     if isinstance(exc, HTTPException):
         status = exc.status_code
-    elif isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+    elif isinstance(exc, asyncpg.NumericValueOutOfRangeError) or (
+        # the same, refused by the driver before it reaches the server (an id in the path)
+        isinstance(exc, asyncpg.DataError) and isinstance(exc.__cause__, OverflowError)
+    ):
         status = 404  # an id beyond bigint names nothing that exists
     elif isinstance(exc, asyncpg.DataError):
         status = 400
