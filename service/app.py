@@ -16,7 +16,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +27,7 @@ from service.errors import exception_handlers
 from service.i18n import language_middleware
 from service.openapi import ClosedStructs, ProblemResponses
 from service.pgstore import PostgresStore
+from service.security import SwaggerWithoutInlineScript, security_headers, uses_https
 from service.settings import Settings
 from service.templating import template_config
 
@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     forums.mails.register_renderers(settings)
     domain_routers = [registration.router, forums.router, exhibitors.router]
     template_dirs = [registration.TEMPLATES, forums.TEMPLATES, exhibitors.TEMPLATES]
+    # Cookies travel only over TLS when the site is served over https (BASE_URL).
+    secure_cookies = uses_https(settings)
 
     return Litestar(
         route_handlers=[
@@ -124,16 +126,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "staff": Provide(provide_staff, sync_to_thread=False),
         },
         exception_handlers=exception_handlers,
+        # CSP, nosniff, no framing, no Referer, … on every answer (service/security.py).
+        before_send=[security_headers(settings)],
         middleware=[
             request_log_middleware,
             language_middleware,
             CookieBackendConfig(
-                secret=_key(settings, "session"), key="tagung_session", max_age=12 * 3600
+                secret=_key(settings, "session"),
+                key="tagung_session",
+                max_age=12 * 3600,
+                secure=secure_cookies,
+                httponly=True,
+                samesite="lax",
             ).middleware,
         ],
         csrf_config=CSRFConfig(
             secret=_key(settings, "csrf").hex(),
             cookie_name="csrftoken",
+            cookie_secure=secure_cookies,
+            cookie_samesite="lax",
+            # Readable by script on purpose: scanner.js and the API page send it back in the
+            # X-CSRFToken header (double submit); every form carries it in the page anyway.
+            cookie_httponly=False,
             # The JSON API is called with tokens by devices and scripts; cookie-authenticated
             # API writes are checked for the CSRF header in service.auth instead.
             exclude=["/api/", "/health", "/schema"],
@@ -157,11 +171,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
             render_plugins=[
-                SwaggerRenderPlugin(
+                SwaggerWithoutInlineScript(
                     path="/",
                     js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                     css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                    standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
                     favicon="<link rel='icon' href='/static/vendor/swagger-ui/favicon-32x32.png'>",
                 )
             ],

@@ -88,7 +88,10 @@ def language_middleware(app: ASGIApp) -> ASGIApp:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and query in LANGUAGES:
-                value = f"{COOKIE}={language}; Path=/; Max-Age=31536000; SameSite=Lax"
+                # No script reads it; over https it travels only over TLS.
+                value = f"{COOKIE}={language}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+                if scope["app"].state.settings.base_url.startswith("https://"):
+                    value += "; Secure"
                 message["headers"] = [*message.get("headers", []), (b"set-cookie", value.encode())]
             await send(message)
 
