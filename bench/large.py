@@ -345,11 +345,13 @@ def _reset_peak(pid: int) -> bool:
 
 async def export_timed(
     connection: Connection, path: str, headers: bytes, worker: int, repeats: int
-) -> tuple[list[float], set[int], int, int, float, float]:
-    """Like `timed`, and the web worker's RSS before the first request and its peak during
-    the requests (VmHWM reset before each), and the CSV's rows (lines less the header)."""
+) -> tuple[list[float], set[int], int, int, float, float, float]:
+    """Like `timed`, and the CSV's rows (lines less the header), the web worker's RSS before
+    the first request, its peak during the requests (VmHWM reset before each) and its CPU ms
+    per request."""
     times, statuses, size, lines, peak = [], set(), 0, 0, 0.0
     before = _status_mb(worker, "VmRSS")
+    cpu = _cpu_seconds(worker)
     for _ in range(repeats):
         reset = _reset_peak(worker)
         started = time.perf_counter()
@@ -359,19 +361,26 @@ async def export_timed(
         text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
         size, lines = len(body), text.count(b"\r\n") - 1
         peak = max(peak, _status_mb(worker, "VmHWM") if reset else float("nan"))
-    return times, statuses, size, lines, before, peak
+    cpu = (_cpu_seconds(worker) - cpu) / repeats * 1000
+    return times, statuses, size, lines, before, peak, cpu
 
 
 def export_verdict(
-    times: list[float], statuses: set[int], size: int, lines: int, before: float, peak: float
+    times: list[float],
+    statuses: set[int],
+    size: int,
+    lines: int,
+    before: float,
+    peak: float,
+    cpu: float,
 ) -> str:
     median = statistics.median(times)
     per = f"{median / lines * 100_000:,.0f} ms/100,000 rows" if lines > 0 else "no rows"
     status = ",".join(str(s) for s in sorted(statuses))
     return (
         f"median {median:6.0f} ms, max {max(times):6.0f} ms; {lines:,} rows, "
-        f"{size / 1e6:.1f} MB, {per}; worker RSS {before:.0f} MB, peak {peak:.0f} MB"
-        f" (+{peak - before:.0f})  (http {status})"
+        f"{size / 1e6:.1f} MB, {per}; worker CPU {cpu:,.0f} ms, RSS {before:.0f} MB, peak "
+        f"{peak:.0f} MB (+{peak - before:.0f})  (http {status})"
     )
 
 

@@ -17,11 +17,15 @@ from service.db import in_batches
 
 # $1 is always the conference. The waiting-list place is the 1-based rank among everyone
 # waiting for this conference, whatever the filters of the list.
-_ITEMS = """
+_PLACES = """
     WITH places AS (
         SELECT id, row_number() OVER (ORDER BY waitlist_position) AS place
         FROM registrations WHERE conference_id = $1 AND status = 'waitlisted'
     )
+"""
+_ITEMS = (
+    _PLACES
+    + """
     SELECT r.id, r.name, r.email, r.organisation, r.category, r.language, r.status,
            p.place AS waitlist_position, r.created_at, r.confirmed_at, r.cancelled_at,
            CASE WHEN 'special_category' = ANY (c.kinds) THEN r.needs ELSE '{}'::jsonb END
@@ -35,6 +39,21 @@ _ITEMS = """
     ) c ON true
     WHERE r.conference_id = $1
 """
+)
+# The export's columns: no needs (never exported, so not read and decoded 100,000 times) and
+# the photo consent as a flag.
+_EXPORTED = (
+    _PLACES
+    + """
+    SELECT r.id, r.name, r.email, r.organisation, r.category, r.language, r.status,
+           p.place AS waitlist_position, r.created_at, r.confirmed_at,
+           EXISTS (SELECT 1 FROM consents c WHERE c.registration_id = r.id AND c.kind = 'photos')
+               AS photos
+    FROM registrations r
+    LEFT JOIN places p ON p.id = r.id
+    WHERE r.conference_id = $1
+"""
+)
 
 # $2 status, $3 category, $4 search pattern (already a LIKE pattern, or NULL for all).
 _FILTERS = """
@@ -161,7 +180,7 @@ def all_matching(
     (a search planned for its text, as in `_planned_for`)."""
     return in_batches(
         db,
-        _ITEMS + _FILTERS + " ORDER BY r.id",
+        _EXPORTED + _FILTERS + " ORDER BY r.id",
         conference_id,
         *filters.args(),
         setup=("SET LOCAL plan_cache_mode = force_custom_plan",) if filters.q else (),

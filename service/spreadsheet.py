@@ -51,8 +51,7 @@ class _Sheet:
         return _BOM + self._taken()
 
     def rows(self, rows: Iterable[Iterable[Any]]) -> str:
-        for row in rows:
-            self._writer.writerow(safe_cell(value) for value in row)
+        self._writer.writerows([safe_cell(value) for value in row] for row in rows)
         return self._taken()
 
 
