@@ -178,7 +178,9 @@ async def test_offline_door_admits_queues_and_uploads(
     other_door = await make_staff("scanner")
     await open_scanner(page, scanner, gate="A")
     # The service worker keeps the page for a start without network.
-    await page.wait_for_function("!!navigator.serviceWorker.controller")
+    # A function, not an expression: Playwright evaluates an expression with eval(), which
+    # the page's Content-Security-Policy refuses.
+    await page.wait_for_function("() => !!navigator.serviceWorker.controller")
 
     context = page.context
     await context.set_offline(True)
@@ -286,7 +288,7 @@ async def test_the_page_opens_and_admits_while_the_server_is_away(
             await page.get_by_label("Door", exact=True).fill("A")
             await page.get_by_role("button", name="Start scanning").click()
             await expect(page.locator("#scan-age")).to_have_text("Ticket data up to date")
-            await page.wait_for_function("!!navigator.serviceWorker.controller")
+            await page.wait_for_function("() => !!navigator.serviceWorker.controller")
             # The service worker keeps the page and the decoder in its cache.
             kept = await page.evaluate(
                 "caches.keys().then(async (names) => { const c = await caches.open(names[0]);"
