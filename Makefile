@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MO     := service/locale/de/LC_MESSAGES/messages.mo service/locale/en/LC_MESSAGES/messages.mo
 
-.PHONY: run test lint format bench messages vendor clean
+.PHONY: run test soak lint format bench messages vendor clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,6 +24,12 @@ run: $(STAMP) $(MO)
 
 test: $(STAMP) $(MO)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fault tests (docs/reliability.md) at ten times the load, three rounds in a row.
+soak: $(STAMP) $(MO)
+	for round in 1 2 3; do TAGUNG_SOAK_SCALE=10 $(BIN)/python -m pytest -q $(PYTEST_ARGS) \
+		tests/test_faults_database.py tests/test_faults_mail.py tests/test_faults_processes.py \
+		|| exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

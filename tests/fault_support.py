@@ -39,6 +39,8 @@ from service.settings import PROJECT_ROOT
 from tests.smtp_server import SmtpServer, _Handler
 
 SECRET_KEY = "fault-test-secret-key-not-for-production"
+# `make soak` runs the fault tests with ten times the people, tickets and mail.
+SCALE = int(os.environ.get("TAGUNG_SOAK_SCALE", "1"))
 SENDER = "tagung <noreply@tagung.test>"
 START_TIMEOUT = 30.0
 # What a database outage looks like from the test's own connections.
@@ -235,19 +237,22 @@ def serve(
     process = start_tagung(args, {**environ, **env}, data_dir / f"{name}.log")
     process.url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(process)
+        _wait_healthy(process, workers)
         yield process
     finally:
         process.kill_group()
 
 
-def _wait_healthy(process: Process) -> None:
+def _wait_healthy(process: Process, workers: int) -> None:
+    """Until /health answers 200 and every web process has started (a SIGTERM that meets a
+    Granian worker still starting up is only answered by the kill after 8 s)."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.popen.poll() is not None:
             pytest.fail(f"`tagung serve` exited early:\n{process.output()[-4000:]}", False)
         try:
-            if httpx.get(f"{process.url}/health", timeout=2).status_code == 200:
+            started = all(f"Started worker-{n}" in process.output() for n in range(1, workers + 1))
+            if started and httpx.get(f"{process.url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -30,6 +30,7 @@ from service.migrate import migrate
 from service.staff import create_staff, issue_token
 from tests.conftest import PASSWORD, conference_payload
 from tests.fault_support import (
+    SCALE,
     SECRET_KEY,
     Caller,
     OwnPostgres,
@@ -44,8 +45,8 @@ from tests.forum_support import make_attendees
 from tests.registration_support import SLUG, registration_payload
 from tests.smtp_server import SmtpServer
 
-TICKETS = 40  # confirmed before the load; scanned at three doors during it
-NEWCOMERS = 60  # register and confirm during the load: 20 places left, 40 to the waiting list
+TICKETS = 30 * SCALE  # confirmed before the load; scanned at three doors during it
+NEWCOMERS = 45 * SCALE  # register and confirm during the load: a third get the places left
 DOORS = 3
 
 
@@ -128,6 +129,7 @@ async def test_database_restarts_under_load(own_postgres, own_database, own_pool
         await eventually(
             lambda: own_pool.fetchval("SELECT bool_and(status <> 'pending') FROM outbox"),
             "every mail handled after the outages",
+            seconds=20 * SCALE,
         )
         await asyncio.sleep(0.3)
     finally:
@@ -288,5 +290,5 @@ async def _load_with_restarts(http, postgres, pool, doors, secrets):
         rng.shuffle(order)
         tasks += [door(number, token, order[half::2]) for half in (0, 1)]
     tasks.append(restarts())
-    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120 * SCALE)
     return registered, confirmed, admitted, scanned, callers, probes

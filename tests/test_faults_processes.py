@@ -28,6 +28,7 @@ from service.migrate import migrate
 from service.staff import create_staff, issue_token
 from tests.conftest import PASSWORD, conference_payload
 from tests.fault_support import (
+    SCALE,
     SECRET_KEY,
     Caller,
     eventually,
@@ -38,9 +39,9 @@ from tests.fault_support import (
 from tests.registration_support import SLUG, registration_payload
 from tests.smtp_server import SmtpServer
 
-CAPACITY = 30
-PEOPLE = 80
-DOORS = 6
+CAPACITY = 20 * SCALE
+PEOPLE = 60 * SCALE
+DOORS = 5
 CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9]{26})")
 
 
@@ -75,11 +76,14 @@ async def staff_token(pool: asyncpg.Pool, email: str, role: str) -> dict[str, st
 
 
 async def test_sigterm_to_serve_lets_a_request_in_flight_finish(procs_pool, procs_url, tmp_path):
+    """With the web processes' own mail workers, as `make run` and small sites run it."""
     organiser = await staff_token(procs_pool, "orga@example.org", "organiser")
     key = tokens.key_from_secret(SECRET_KEY)
     holder = await asyncpg.connect(procs_url)
+    mailbox = SmtpServer()
+    mailbox.start()
     try:
-        with serve(procs_url, tmp_path, workers=2) as app:
+        with serve(procs_url, tmp_path, workers=2, no_worker=False, SMTP_URL=mailbox.url) as app:
             async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
                 created = await http.post(
                     "/api/v1/conferences", json=conference_payload(), headers=organiser
@@ -119,9 +123,19 @@ async def test_sigterm_to_serve_lets_a_request_in_flight_finish(procs_pool, proc
                 assert answer.json()["status"] == "confirmed"
                 assert await asyncio.to_thread(app.wait, 10) == 0, app.output()[-3000:]
                 assert time.monotonic() - stopping < 10
+                log = app.output()
     finally:
         await holder.close()
+        mailbox.stop()
     assert await procs_pool.fetchval("SELECT status FROM registrations") == "confirmed"
+    # Both web processes ran their shutdown: the mail workers stopped, no row left leased
+    # (the ticket mail the confirmation caused is sent, or waits for the next worker).
+    assert log.count("outbox worker stopped") == 2, log[-3000:]
+    assert "refused to gracefully stop" not in log
+    rows = await procs_pool.fetch("SELECT status, next_attempt_at <= now() AS due FROM outbox")
+    assert len(rows) == 2 and all(r["status"] == "sent" or r["due"] for r in rows), rows
+    received = mailbox.message_ids()
+    assert 1 <= len(received) == len(set(received)) <= 2
 
 
 async def test_two_web_and_two_mail_processes_under_load(procs_pool, procs_url, tmp_path):
@@ -150,6 +164,7 @@ async def test_two_web_and_two_mail_processes_under_load(procs_pool, procs_url, 
         await eventually(
             lambda: procs_pool.fetchval("SELECT bool_and(status = 'sent') FROM outbox"),
             "every mail sent",
+            seconds=20 * SCALE,
         )
         await asyncio.sleep(0.3)
     finally:
@@ -200,7 +215,7 @@ async def _rush(http, caller, mailbox, emails, doors) -> list[str]:
     )
     assert all(r.status_code == 202 for r in registered)
     links = {}
-    for received in await mailbox.wait_for(len(emails), seconds=30):
+    for received in await mailbox.wait_for(len(emails), seconds=30 * SCALE):
         [recipient] = received.rcpt_tos
         body = received.message.get_body(("plain",)).get_content()
         [token] = CONFIRM_LINK.findall(body)
