@@ -29,32 +29,30 @@ SCANNER_PAGE = "/scan"
 SCHEMA_PAGE = "/schema"
 
 
-def _policy(**directives: str) -> str:
-    return "; ".join(f"{name.replace('_', '-')} {value}" for name, value in directives.items())
+def _policy(directives: dict[str, str]) -> str:
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
 _DIRECTIVES = {
-    "default_src": "'self'",
-    "script_src": "'self'",
-    "style_src": "'self'",
-    "img_src": "'self' data:",
-    "font_src": "'self'",
-    "connect_src": "'self'",
-    "worker_src": "'self'",
-    "manifest_src": "'self'",
-    "object_src": "'none'",
-    "base_uri": "'none'",
-    "form_action": "'self'",
-    "frame_ancestors": "'none'",
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",  # data: for the icons in Swagger UI's stylesheet
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "worker-src": "'self'",
+    "manifest-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
 }
-CONTENT_SECURITY_POLICY = _policy(**_DIRECTIVES)
+CONTENT_SECURITY_POLICY = _policy(_DIRECTIVES)
 # The scanner's fallback decoder (zxing, vendored) is WebAssembly, which a policy without
 # 'unsafe-eval' may only compile with 'wasm-unsafe-eval'; it allows no eval() of strings.
 SCANNER_CONTENT_SECURITY_POLICY = _policy(
-    **{**_DIRECTIVES, "script_src": "'self' 'wasm-unsafe-eval'"}
+    {**_DIRECTIVES, "script-src": "'self' 'wasm-unsafe-eval'"}
 )
-# Swagger UI (vendored, no CDN) sets style attributes in the markup it renders.
-SCHEMA_CONTENT_SECURITY_POLICY = _policy(**{**_DIRECTIVES, "style_src": "'self' 'unsafe-inline'"})
 
 # No page uses these; only the scanner page may ask for the camera.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
@@ -82,8 +80,6 @@ def headers_for(path: str, https: bool) -> list[tuple[str, str]]:
     """The security headers of an answer to `path`."""
     if _is_under(path, SCANNER_PAGE):
         policy, permissions = SCANNER_CONTENT_SECURITY_POLICY, SCANNER_PERMISSIONS_POLICY
-    elif _is_under(path, SCHEMA_PAGE):
-        policy, permissions = SCHEMA_CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
     else:
         policy, permissions = CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
     headers = [
@@ -99,18 +95,12 @@ def headers_for(path: str, https: bool) -> list[tuple[str, str]]:
 def security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
     """The `before_send` hook that adds the headers to every response of the app."""
     https = uses_https(settings)
-    scanner, schema, other = (headers_for(p, https) for p in (SCANNER_PAGE, SCHEMA_PAGE, "/"))
+    scanner, other = headers_for(SCANNER_PAGE, https), headers_for("/", https)
 
     async def add_security_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        path = scope.get("path", "/")
-        if _is_under(path, SCANNER_PAGE):
-            wanted = scanner
-        elif _is_under(path, SCHEMA_PAGE):
-            wanted = schema
-        else:
-            wanted = other
+        wanted = scanner if _is_under(scope.get("path", "/"), SCANNER_PAGE) else other
         headers = MutableScopeHeaders.from_message(message)
         present = {name.lower() for name in headers}
         for name, value in wanted:

@@ -239,9 +239,18 @@ async def test_main_pages_run_under_the_policy_without_a_console_error(
     page = await context.new_page()
     console = Console(page)
 
+    # The watch sees what the policy refuses: a script put into the page.
+    await visit(page, "/")
+    await page.evaluate(
+        "() => document.body.append(Object.assign(document.createElement('script'),"
+        " {textContent: 'document.body.dataset.ran = 1'}))"
+    )
+    assert await page.locator("body[data-ran]").count() == 0
+    assert [p for p in console.problems if "Content Security Policy" in p], console.problems
+    console.problems.clear()
+
     # Visitors and attendees.
     for path in (
-        "/",
         "/privacy",
         f"/conferences/{SLUG}",
         f"/conferences/{SLUG}/privacy",
@@ -297,6 +306,9 @@ async def test_main_pages_run_under_the_policy_without_a_console_error(
     # Swagger UI renders the API from its static start script.
     await visit(page, "/schema")
     await expect(page.locator(".opblock").first).to_be_visible()
+    await page.locator(".opblock-summary").first.click()
+    await page.get_by_role("button", name="Try it out").first.click()
+    await expect(page.locator(".opblock-body .execute").first).to_be_visible()
     # The scanner page with its decoder.
     await visit(page, "/scan?lang=en")
     await expect(page.locator("#scanner")).to_have_attribute("data-ready", "true")
