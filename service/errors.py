@@ -13,7 +13,13 @@ from urllib.parse import quote
 
 import asyncpg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_409_CONFLICT,
@@ -148,6 +154,12 @@ def _detail(exc: Exception, status: int) -> str:
 def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     # Set, not reset: the page is rendered after this returns, in the same request context.
     i18n.current_language.set(_language(request))
+    if isinstance(exc, UnicodeDecodeError) or (
+        isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException)
+    ):
+        # Bytes that are no UTF-8 text (msgspec raises UnicodeDecodeError, which Litestar lets
+        # through as a 500) or text that is no JSON: a 400 that names the body.
+        exc = FieldErrors(dict([explain("body", str(exc.__cause__ or exc))]))
     conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
     if isinstance(exc, HTTPException):
         status = exc.status_code

@@ -18,6 +18,10 @@ from service.i18n import gettext as _
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Control characters no form field takes (tabs and line breaks aside): PostgreSQL refuses NUL,
+# and the rest only confuses what shows the text. The JSON API refuses the same
+# (service.validation.TEXT).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Form:
@@ -49,6 +53,8 @@ class Form:
             self.errors[name] = _("Please fill in this field.")
         elif len(value) > max_length:
             self.errors[name] = _("At most %(n)s characters, please.", n=max_length)
+        elif CONTROL.search(value):
+            self.errors[name] = _("Please remove control characters.")
         self.values[name] = value
         return value
 

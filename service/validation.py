@@ -123,14 +123,39 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         lambda m: (None, _("Give a date and time like 2027-03-06T09:00:00+01:00.")),
     ),
     (
-        re.compile(r"Expected `(\w+)`(?: \| `\w+`)*, got `(\w+)`"),
-        lambda m: (None, _("Wrong kind of value: expected %(expected)s.", expected=m[1])),
+        # msgspec: "Expected `int`, got `str`", "Expected `object | null`, got `array`"
+        re.compile(r"Expected `(\w+)[^`]*`(?: \| `[^`]*`)*, got `(\w+)`"),
+        lambda m: (None, _("Wrong kind of value: expected %(expected)s.", expected=_kind(m[1]))),
     ),
     (
         re.compile(r"(JSON is malformed|Input data was truncated)"),
         lambda m: ("body", _("The body is not valid JSON.")),
     ),
+    (
+        # Litestar's words for a request without the body the operation needs.
+        re.compile(r"^'data'$"),
+        lambda m: ("body", _("Please send the data as a JSON object in the body.")),
+    ),
+    (
+        re.compile(r"codec can't decode|invalid UTF-8|Invalid UTF-8"),
+        lambda m: ("body", _("The body is not valid UTF-8 text.")),
+    ),
 ]
+
+
+def _kind(json_type: str) -> str:
+    """msgspec's name of a JSON type, in words."""
+    kinds = {
+        "int": _("a whole number"),
+        "float": _("a number"),
+        "str": _("text"),
+        "bool": _("true or false"),
+        "object": _("an object"),
+        "array": _("a list"),
+        "datetime": _("a date and time"),
+        "null": _("null"),
+    }
+    return kinds.get(json_type, json_type)
 
 
 def _number(text: str) -> str:
