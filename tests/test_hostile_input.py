@@ -416,6 +416,36 @@ async def test_a_form_refuses_bad_input_at_the_field_and_writes_nothing(
     assert await snapshot(pool) == before
 
 
+STAFF_FORM_REFUSED = [
+    ("NUL in a conference title", f"/staff/conferences/{SLUG}",
+     {"title": "Fachtag\x00", "slug": SLUG, "venue": "Rathaus", "starts_at": "2027-05-10T09:00",
+      "ends_at": "2027-05-10T17:00", "capacity": "120", "languages": ["de"]}, "title"),
+    ("a forum title too long", f"/staff/conferences/{SLUG}/forums/new",
+     {**forum_payload(title=LONG), "starts_at": "2027-05-10T13:30",
+      "ends_at": "2027-05-10T15:00", "capacity": "20", "language": "de"}, "title"),
+    ("a word as the capacity", f"/staff/conferences/{SLUG}/forums/new",
+     {**forum_payload(), "starts_at": "2027-05-10T13:30", "ends_at": "2027-05-10T15:00",
+      "capacity": "<b>20</b>", "language": "de"}, "capacity"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("page", "fields", "field"),
+    [case[1:] for case in STAFF_FORM_REFUSED],
+    ids=[case[0] for case in STAFF_FORM_REFUSED],
+)
+async def test_a_staff_form_refuses_bad_input_at_the_field_and_writes_nothing(
+    client, pool, world, page, fields, field
+) -> None:
+    await login(client, Staff)  # type: ignore[arg-type]
+    before = await snapshot(pool)
+    response = await form_post(client, page, page, **fields)
+    assert response.status_code == 400, response.text[:300]
+    assert f'id="f-{field}-error"' in response.text, f"no message at {field}"
+    assert_escaped(response.text, page)
+    assert await snapshot(pool) == before
+
+
 # ── too large: refused before it is read ────────────────────────────────────────────────────
 
 MB = 1024 * 1024
