@@ -385,8 +385,9 @@ async def test_invalid_form_comes_back_with_messages_and_values(
     # Only the broken field is marked.
     invalid = {c.get("name") for c in controls(registration_form(doc)) if c.get("aria-invalid")}
     assert invalid == {field}
-    # Focus goes to the summary when the page loads (a tiny inline script, no files).
-    assert 'document.getElementById("error-summary")?.focus()' in response.text
+    # Focus goes to the summary when the page loads (static/js/focus.js: no inline script).
+    assert "data-autofocus" in doc.find(id="error-summary").attrs
+    assert '<script src="/static/js/focus.js" defer></script>' in response.text
 
     # What was typed and ticked is still there.
     if field != "email":
@@ -675,7 +676,7 @@ async def test_ticket_print_view(client, organiser, pool, settings):
     assert response.status_code == 200
     assert response.headers["x-robots-tag"] == "noindex"
     doc = parse(response.text)
-    assert "@page { size: 105mm 148mm;" in doc.find("style").text  # A6
+    assert doc.find("link", href="/static/css/ticket-a6.css") is not None  # A6 page size
     main = doc.find("main")
     assert main.find("h1", lang="de").text == "Fachtag Ehrenamt 2027"
     assert "Aylin Demir" in main.text and "Volunteer" in main.text
