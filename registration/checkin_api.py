@@ -22,6 +22,7 @@ from service.auth import (
 from service.conferences import queries as conference_queries
 from service.db import DB, share_connection
 from service.i18n import gettext as _
+from service.openapi import problems
 from service.validation import ONE_LINE, Id
 
 SCANNER = [requires("scanner")]
@@ -100,6 +101,7 @@ class ScanAPI(Controller):
         status_code=200,
         # A session's staff lookup and the scan share one pooled connection.
         middleware=[share_connection],
+        responses=problems(429, description="Too many unknown codes from this device"),
         summary="Scan a ticket at the entrance: always 200 with the decision",
         description=(
             "status ok, or error with reason invalid, already_checked_in (with the time and "
