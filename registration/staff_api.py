@@ -145,9 +145,15 @@ async def summary(db: asyncpg.Connection, conference: asyncpg.Record) -> Registr
     for row in await queries.by_status_and_category(db, cid):
         by_status[row["status"]] += row["n"]
         by_category[row["category"]][row["status"]] += row["n"]
-    totals = await queries.needs_totals(db, cid)
-    accessibility = await queries.needs_items(db, cid, "accessibility")
-    dietary = await queries.needs_items(db, cid, "dietary")
+    # Everyone holding a place or waiting for one, from the counts above (not another scan).
+    people = by_status["confirmed"] + by_status["waitlisted"]
+    counts: dict[str, dict[str | None, int]] = {}
+    interpretation: list[LanguageCount] = []
+    for row in await queries.needs(db, cid):  # interpretation most asked first
+        if row["part"] == "interpretation":
+            interpretation.append(LanguageCount(row["item"], row["n"]))
+        counts.setdefault(row["part"], {})[row["item"]] = row["n"]
+    accessibility, dietary = counts.get("accessibility", {}), counts.get("dietary", {})
     return RegistrationSummary(
         conference=conference["slug"],
         capacity=conference["capacity"],
@@ -156,14 +162,12 @@ async def summary(db: asyncpg.Connection, conference: asyncpg.Record) -> Registr
         by_status=by_status,
         by_category=by_category,
         needs=NeedsSummary(
-            people=totals["people"],
-            with_needs=totals["with_needs"],
+            people=people,
+            with_needs=counts.get("with_needs", {}).get(None, 0),
             accessibility={v: accessibility.get(v, 0) for v in options.ACCESSIBILITY_VALUES},
-            interpretation=[
-                LanguageCount(r["language"], r["n"]) for r in await queries.interpretation(db, cid)
-            ],
+            interpretation=interpretation,
             dietary={v: dietary.get(v, 0) for v in options.DIET_VALUES},
-            notes=totals["with_notes"],
+            notes=counts.get("notes", {}).get(None, 0),
         ),
     )
 
