@@ -177,7 +177,11 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
         log.warning("database unavailable: %s", type(exc).__name__)
     else:
         status = HTTP_500_INTERNAL_SERVER_ERROR
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route template, as the request log writes it: a concrete path may hold a
+        # personal token (/r/{token}).
+        log.exception(
+            "unhandled error on %s %s", request.method, request.scope.get("path_template", "?")
+        )
     if conflict:
         detail = _("This conflicts with something that already exists.")
     else:
