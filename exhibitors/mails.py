@@ -35,7 +35,7 @@ from registration.views import token_key
 from service import mail_render
 from service.i18n import LANGUAGES
 from service.i18n import gettext as _
-from service.mail_render import Mail, conference_context, oneline
+from service.mail_render import Mail, conference_context, oneline, privacy_url
 from service.outbox import OutboxMessage
 from service.settings import Settings
 
@@ -146,6 +146,7 @@ def _common_context(source: Source) -> dict[str, Any]:
         "request": _request_context(booking, source.language),
         "organiser_name": oneline(conference["organiser_name"], 200),
         "organiser_email": oneline(conference["organiser_email"], 254),
+        "privacy_url": privacy_url(source.settings.base_url, conference),
     }
 
 

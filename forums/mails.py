@@ -37,7 +37,14 @@ from registration import views as registration_views
 from service import mail_render
 from service.i18n import gettext as _
 from service.ical import build_calendar
-from service.mail_render import Attachment, Mail, conference_context, oneline, same_day
+from service.mail_render import (
+    Attachment,
+    Mail,
+    conference_context,
+    oneline,
+    privacy_url,
+    same_day,
+)
 from service.outbox import OutboxMessage
 from service.settings import Settings
 
@@ -105,6 +112,7 @@ def _common_context(source: Source) -> dict[str, Any]:
         "place": source.place,
         "organiser_name": oneline(conference["organiser_name"], 200),
         "organiser_email": oneline(conference["organiser_email"], 254),
+        "privacy_url": privacy_url(source.settings.base_url, conference),
     }
 
 

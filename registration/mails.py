@@ -34,7 +34,14 @@ from registration import calendar, logic, options, queries, views
 from service import mail_render
 from service.i18n import gettext as _
 from service.ical import build_calendar
-from service.mail_render import Attachment, InlineImage, Mail, conference_context, oneline
+from service.mail_render import (
+    Attachment,
+    InlineImage,
+    Mail,
+    conference_context,
+    oneline,
+    privacy_url,
+)
 from service.outbox import OutboxMessage
 from service.qr import qr_png
 from service.settings import Settings
@@ -82,6 +89,9 @@ def _common_context(source: Source) -> dict[str, Any]:
         "links": source.links,
         "organiser_name": oneline(conference["organiser_name"], 200),
         "organiser_email": oneline(conference["organiser_email"], 254),
+        "privacy_url": privacy_url(source.settings.base_url, conference),
+        # A stand's staff did not register themselves: their exhibitor named them (Art. 14).
+        "named_by_exhibitor": registration["category"] == "exhibitor_staff",
     }
 
 

@@ -111,6 +111,11 @@ def conference_context(conference: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def privacy_url(base_url: str, conference: Mapping[str, Any]) -> str:
+    """The conference's privacy notice, named at the foot of every mail (GDPR Art. 13/14)."""
+    return f"{base_url}/conferences/{conference['slug']}/privacy"
+
+
 def message_language(message: OutboxMessage) -> str:
     """The outbox row's language, or the default for one no longer offered."""
     return message.language if message.language in LANGUAGES else DEFAULT_LANGUAGE

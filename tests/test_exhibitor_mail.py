@@ -317,7 +317,13 @@ async def test_asking_again_and_withdrawing(client, organiser, pool, settings, s
         json={"name": "Jonas Weber", "email": "jonas@caritas.example", "language": "en"},
     )
     assert named.status_code == 201, named.text
-    await deliver(pool, smtp_server)
+    # The person named did not register: the pass mail says who named them and where the
+    # privacy notice is (GDPR Art. 14), in text and HTML.
+    pass_mail = only_to(await deliver(pool, smtp_server), "jonas@caritas.example")
+    privacy = f"{settings.base_url}/conferences/{SLUG}/privacy"
+    assert "named you as stand staff for" in text_of(pass_mail)
+    assert f"How we handle your data: {privacy}" in text_of(pass_mail)
+    assert f'href="{privacy}"' in html_of(pass_mail)
 
     await request(client, language="en", organisation="Someone Else")
     [received] = await deliver(pool, smtp_server)
