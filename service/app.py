@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import conferences, health, outbox, staff
+from service import accessibility, conferences, health, outbox, staff
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             health.router,
+            accessibility.router,
             staff.router,
             conferences.api_router,
             conferences.pages_router,

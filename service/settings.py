@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -130,6 +131,58 @@ class PrivacyContacts:
         )
 
 
+ACCESSIBILITY_STATUSES = ("fully", "partially")
+
+
+@dataclass(frozen=True)
+class AccessibilityStatement:
+    """The facts of the accessibility statement (§ 12b BGG, § 7 BITV 2.0, the model statement
+    of Directive (EU) 2016/2102) that only the operator knows. The texts (standard, content
+    that is not accessible, how it was assessed) are in the page, in both languages."""
+
+    # "fully" or "partially" compliant with BITV 2.0 (WCAG 2.1 AA through EN 301 549).
+    status: str = "partially"
+    # When the statement was made (from the self-assessment).
+    statement_date: date = date(2026, 11, 25)
+    # Where to report barriers; empty: the privacy notice's contact (PRIVACY_CONTACT_EMAIL).
+    feedback_email: str = ""
+    # The body for the conciliation procedure; a state's own body for a state's authorities.
+    enforcement_body: str = "Schlichtungsstelle nach § 16 BGG"
+    enforcement_body_url: str = "https://www.schlichtungsstelle-bgg.de"
+
+    def __post_init__(self) -> None:
+        if self.status not in ACCESSIBILITY_STATUSES:
+            raise ValueError(
+                f"ACCESSIBILITY_STATUS: {self.status!r} is neither 'fully' nor 'partially'"
+            )
+        if not self.enforcement_body.strip():
+            raise ValueError("ACCESSIBILITY_ENFORCEMENT_BODY: the statement needs it")
+        if self.feedback_email and "@" not in parseaddr(self.feedback_email)[1]:
+            raise ValueError(
+                f"ACCESSIBILITY_FEEDBACK_EMAIL: {self.feedback_email!r} is no e-mail address"
+            )
+        if self.enforcement_body_url and not self.enforcement_body_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("ACCESSIBILITY_ENFORCEMENT_BODY_URL: starts with https://")
+
+    @classmethod
+    def from_env(cls) -> AccessibilityStatement:
+        defaults = cls()
+        raw_date = os.environ.get("ACCESSIBILITY_STATEMENT_DATE", "").strip()
+        try:
+            statement_date = date.fromisoformat(raw_date) if raw_date else defaults.statement_date
+        except ValueError:
+            raise ValueError(
+                f"ACCESSIBILITY_STATEMENT_DATE: {raw_date!r} is no date like 2026-11-25"
+            ) from None
+        text = {
+            name: os.environ.get(f"ACCESSIBILITY_{name.upper()}", getattr(defaults, name)).strip()
+            for name in ("status", "feedback_email", "enforcement_body", "enforcement_body_url")
+        }
+        return cls(statement_date=statement_date, **text)
+
+
 def _days(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -164,6 +217,8 @@ class Settings:
     # conference's attendees and exhibitor contacts are made anonymous (`tagung gdpr purge`).
     privacy: PrivacyContacts = field(default_factory=PrivacyContacts)
     retention_days: int = 90
+    # Accessibility: the facts of the accessibility statement (/accessibility).
+    accessibility: AccessibilityStatement = field(default_factory=AccessibilityStatement)
 
     def __post_init__(self) -> None:
         parse_smtp_url(self.smtp_url)  # a wrong SMTP_URL stops the start, not the first mail
@@ -172,6 +227,11 @@ class Settings:
             object.__setattr__(self, "mail_from", f"tagung <noreply@{host}>")
         if "@" not in parseaddr(self.mail_from)[1]:
             raise ValueError(f"MAIL_FROM: {self.mail_from!r} has no address (e.g. a <b@c.de>)")
+
+    @property
+    def accessibility_feedback_email(self) -> str:
+        """Where to report barriers: ACCESSIBILITY_FEEDBACK_EMAIL, else the privacy contact."""
+        return self.accessibility.feedback_email or self.privacy.contact_email
 
     @property
     def smtp(self) -> SmtpConfig:
@@ -195,4 +255,5 @@ class Settings:
             trust_proxy=os.environ.get("TRUST_PROXY", "") == "1",
             privacy=PrivacyContacts.from_env(),
             retention_days=_days("RETENTION_DAYS", 90),
+            accessibility=AccessibilityStatement.from_env(),
         )

@@ -62,6 +62,7 @@ MATRIX: dict[str, str] = {
     "GET /health": PUBLIC,
     "GET /": PUBLIC,
     "GET /privacy": PUBLIC,
+    "GET /accessibility": PUBLIC,
     "GET /static/{file_path}": PUBLIC,
     "HEAD /static/{file_path}": PUBLIC,
     "GET /schema": PUBLIC,

@@ -156,6 +156,7 @@ async def every_page(audit: Audit, demo: dict[str, Any]) -> None:
     await audit.visit(conference, "conference page and programme")
     await audit.visit(f"{conference}/privacy", "privacy notice")
     await audit.visit("/privacy", "privacy notice of the site")
+    await audit.visit("/accessibility", "accessibility statement")
     await audit.visit(f"{conference}/forums", "forums (public)")
     await audit.visit(f"{conference}/exhibitors", "exhibitor directory and floor plan")
     # The booked stands are links named by stand and exhibitor, nothing else is read out,

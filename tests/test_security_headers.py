@@ -252,6 +252,7 @@ async def test_main_pages_run_under_the_policy_without_a_console_error(
     # Visitors and attendees.
     for path in (
         "/privacy",
+        "/accessibility",
         f"/conferences/{SLUG}",
         f"/conferences/{SLUG}/privacy",
         f"/conferences/{SLUG}/forums",
