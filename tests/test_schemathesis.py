@@ -170,7 +170,7 @@ async def world(pool: asyncpg.Pool, app_settings: Settings) -> AsyncIterator[dic
         headers = {"Authorization": f"Bearer {token}"}
 
     app = create_app(app_settings)
-    async with AsyncTestClient(app=app, base_url="http://testserver") as client:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         conference = await client.post(
             "/api/v1/conferences",
             headers=Organiser.headers,
