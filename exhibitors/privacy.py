@@ -19,7 +19,7 @@ from litestar import Controller, MediaType, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from exhibitors import logic
+from exhibitors import logic, queries
 from registration.privacy import Erased
 from registration.privacy import anonymise as anonymise_registrations
 from service import outbox
@@ -30,24 +30,11 @@ LINK_LIMIT = per_client("links", 120)
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 MAIL_KINDS = "exhibitor."
 
+# What the request stored (queries.BOOKING_FIELDS) and what became of it.
 _EXPORTED_FIELDS = (
-    "organisation",
-    "kind",
-    "contact_name",
-    "email",
-    "phone",
-    "website",
-    "description",
-    "description_en",
-    "topics",
-    "wished_width_m",
-    "wished_depth_m",
-    "wished_features",
-    "staff_count",
-    "language",
+    *queries.BOOKING_FIELDS,
     "status",
     "reason",
-    "privacy_notice_version",
     "created_at",
     "confirmed_at",
     "decided_at",
