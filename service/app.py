@@ -26,7 +26,6 @@ from service.db import create_pool, provide_db
 from service.errors import exception_handlers
 from service.i18n import language_middleware
 from service.openapi import ClosedStructs, ProblemResponses
-from service.pgstore import PostgresStore
 from service.security import SwaggerWithoutInlineScript, security_headers, uses_https
 from service.settings import Settings
 from service.templating import template_config
@@ -75,7 +74,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if settings.database_url is None:
         raise RuntimeError("create_app needs settings.database_url (the CLI starts one if unset)")
-    rate_limit_store = PostgresStore("rate_limit")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -85,7 +83,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             connect_timeout=settings.db_connect_timeout,
         )
         app.state.pool = pool
-        rate_limit_store.pool = pool
         try:
             # The e-mail worker loop of this process, unless settings.run_worker is off.
             async with outbox.background_worker(pool, settings):
@@ -153,7 +150,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # API writes are checked for the CSRF header in service.auth instead.
             exclude=["/api/", "/health", "/schema"],
         ),
-        stores={"rate_limit": rate_limit_store},
         # The OpenAPI document declares every problem answer and which bodies take no extras.
         plugins=[ProblemResponses(), ClosedStructs()],
         template_config=template_config(template_dirs),

@@ -29,13 +29,14 @@ import msgspec
 from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitMiddleware
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 from litestar.typing import FieldDefinition
 from msgspec import Struct
+
+from service.ratelimit import AtomicRateLimitMiddleware
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -112,7 +113,7 @@ def is_api_path(path: str) -> bool:
 
 def _rate_limited(handler: HTTPRouteHandler) -> bool:
     return any(
-        isinstance(m, DefineMiddleware) and m.middleware is RateLimitMiddleware
+        isinstance(m, DefineMiddleware) and m.middleware is AtomicRateLimitMiddleware
         for m in handler.resolve_middleware()
     )
 

@@ -219,7 +219,7 @@ async def snapshot(pool: asyncpg.Pool) -> dict[str, str | None]:
     async with pool.acquire() as db:
         tables = await db.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('schema_migrations', 'kv_store', 'api_tokens')"
+            "AND tablename NOT IN ('schema_migrations', 'rate_limit', 'api_tokens')"
         )
         return {
             t["tablename"]: await db.fetchval(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import inspect
 
-from litestar.middleware.rate_limit import RateLimitMiddleware
 from litestar.routes import HTTPRoute
 
 from service.app import create_app
+from service.ratelimit import AtomicRateLimitMiddleware
 from service.settings import Settings
 from tests.conftest import csrf_token
 from tests.exhibitor_support import booking_payload
@@ -30,7 +30,7 @@ def limits_by_route(settings: Settings) -> dict[str, list[str]]:
             names = [
                 inspect.getclosurevars(m.kwargs["config"].identifier_for_request).nonlocals["name"]
                 for m in handler.resolve_middleware()
-                if getattr(m, "middleware", None) is RateLimitMiddleware
+                if getattr(m, "middleware", None) is AtomicRateLimitMiddleware
             ]
             for method in handler.http_methods - {"OPTIONS"}:
                 found[f"{method} {route.path_format}"] = names
