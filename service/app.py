@@ -23,7 +23,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from service import accessibility, conferences, health, outbox, staff
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
-from service.errors import exception_handlers
+from service.errors import exception_handlers, status_for
 from service.i18n import language_middleware
 from service.openapi import ClosedStructs, ProblemResponses
 from service.security import SwaggerWithoutInlineScript, security_headers, uses_https
@@ -43,16 +43,23 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status, answered = 500, False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
             await send(message)
 
         try:
             await app(scope, receive, capture)
+        except Exception as exc:
+            # Raised outside the route's own error handling (a rate limit's 429, the CSRF
+            # check's 403): Litestar's outermost handler answers it after this, through
+            # service.errors, so the log writes the status that answer will have.
+            if not answered:
+                status = status_for(exc)
+            raise
         finally:
             log.info(
                 "%s %s %s %.1fms",

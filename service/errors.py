@@ -17,6 +17,7 @@ from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotAuthorizedException,
+    NotFoundException,
     SerializationException,
     ValidationException,
 )
@@ -151,32 +152,53 @@ def _detail(exc: Exception, status: int) -> str:
     return defaults.get(status, _("Something went wrong on our side. Please try again later."))
 
 
-def handle_exception(request: Request, exc: Exception) -> Response[Any]:
-    # Set, not reset: the page is rendered after this returns, in the same request context.
-    i18n.current_language.set(_language(request))
+def _as_body_error(exc: Exception) -> Exception:
     if isinstance(exc, UnicodeDecodeError) or (
         isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException)
     ):
         # Bytes that are no UTF-8 text (msgspec raises UnicodeDecodeError, which Litestar lets
         # through as a 500) or text that is no JSON: a 400 that names the body.
-        exc = FieldErrors(dict([explain("body", str(exc.__cause__ or exc))]))
-    conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
+        return FieldErrors(dict([explain("body", str(exc.__cause__ or exc))]))
+    if isinstance(exc, RecursionError) and "deserializ" in str(exc):
+        # JSON nested deeper than msgspec follows (100,000 `[` fit in 200 KB): Litestar lets
+        # msgspec's RecursionError through as a 500.
+        return FieldErrors({"body": _("The body is nested too deeply.")})
+    if isinstance(exc, ValueError) and "embedded null" in str(exc):
+        # `%00` in a path (/static/css/site.css%00.js): the file lookup refuses the name;
+        # no file has it.
+        return NotFoundException()
+    return exc
+
+
+def status_for(exc: Exception) -> int:
+    """The status an error is answered with; the request log writes it for errors raised
+    outside a route's own error handling (a middleware's 429, the CSRF check's 403)."""
+    exc = _as_body_error(exc)
     if isinstance(exc, HTTPException):
-        status = exc.status_code
-    elif isinstance(exc, asyncpg.NumericValueOutOfRangeError) or (
+        return exc.status_code
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError) or (
         # the same, refused by the driver before it reaches the server (an id in the path)
         isinstance(exc, asyncpg.DataError) and isinstance(exc.__cause__, OverflowError)
     ):
-        status = 404  # an id beyond bigint names nothing that exists
-    elif isinstance(exc, asyncpg.DataError):
-        status = 400
-    elif conflict:
-        status = HTTP_409_CONFLICT
-    elif isinstance(exc, UNAVAILABLE_ERRORS):
-        status = HTTP_503_SERVICE_UNAVAILABLE
+        return 404  # an id beyond bigint names nothing that exists
+    if isinstance(exc, asyncpg.DataError):
+        return 400
+    if isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError):
+        return HTTP_409_CONFLICT
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return HTTP_503_SERVICE_UNAVAILABLE
+    return HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def handle_exception(request: Request, exc: Exception) -> Response[Any]:
+    # Set, not reset: the page is rendered after this returns, in the same request context.
+    i18n.current_language.set(_language(request))
+    exc = _as_body_error(exc)
+    status = status_for(exc)
+    conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
+    if status == HTTP_503_SERVICE_UNAVAILABLE and not isinstance(exc, HTTPException):
         log.warning("database unavailable: %s", type(exc).__name__)
-    else:
-        status = HTTP_500_INTERNAL_SERVER_ERROR
+    elif status == HTTP_500_INTERNAL_SERVER_ERROR and not isinstance(exc, HTTPException):
         # The route template, as the request log writes it: a concrete path may hold a
         # personal token (/r/{token}).
         log.exception(
