@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -150,10 +152,35 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _refuse_port_in_use(host: str, port: int) -> None:
+    """Granian listens with SO_REUSEPORT, so a second server on a port in use would silently
+    share it and take part of the requests. A probe without that option cannot bind while
+    anything listens there."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise CommandError(f"Cannot listen on {host}: {exc.strerror}", EXIT_USAGE) from None
+    with socket.socket(family, kind, proto) as probe:
+        # A port left in TIME_WAIT by a server that just stopped is free to use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"Port {port} on {host} is already in use (another `tagung serve`?). "
+                    "Stop that server or choose another port with --port."
+                ) from None
+            raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    _refuse_port_in_use(args.host, args.port)
     if args.no_worker:
         os.environ["TAGUNG_NO_WORKER"] = "1"  # read by Settings.from_env in each web process
     mailbox = None
