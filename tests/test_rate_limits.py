@@ -9,6 +9,7 @@ import inspect
 
 from litestar.routes import HTTPRoute
 
+from service import ratelimit
 from service.app import create_app
 from service.ratelimit import AtomicRateLimitMiddleware
 from service.settings import Settings
@@ -123,3 +124,31 @@ async def test_forum_sign_ups_are_limited(client, organiser) -> None:
     path = f"/api/v1/registrations/{UNKNOWN}/forums/1"
     statuses = [(await client.put(path)).status_code for _ in range(121)]
     assert statuses[:120] == [404] * 120 and statuses[120] == 429
+
+
+async def test_answers_carry_the_count_in_ratelimit_headers(client, organiser) -> None:
+    """As Litestar's own middleware wrote them: the limit, what is left, seconds to the reset."""
+    await make_conference(client, organiser)
+    first = await register(client)
+    assert first.status_code == 202
+    assert first.headers["ratelimit-policy"] == "30; w=60"
+    assert first.headers["ratelimit-limit"] == "30"
+    assert first.headers["ratelimit-remaining"] == "29"
+    assert 0 < int(first.headers["ratelimit-reset"]) <= 60
+    for _ in range(29):
+        await register(client)
+    refused = await register(client)
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert 0 < int(refused.headers["ratelimit-reset"]) <= 60
+
+
+async def test_counts_of_ended_windows_are_swept(client, pool, monkeypatch) -> None:
+    await pool.execute(
+        "INSERT INTO rate_limit (key, window_ends_at, hits) "
+        "VALUES ('links:192.0.2.9', now() - interval '1 second', 7)"
+    )
+    monkeypatch.setattr(ratelimit, "_next_sweep", 0.0)  # this process's sweep is due
+    assert (await client.get(f"/r/{UNKNOWN}")).status_code == 404
+    keys = [r["key"] for r in await pool.fetch("SELECT key FROM rate_limit")]
+    assert keys == ["links:testclient"]
