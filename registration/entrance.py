@@ -1,11 +1,12 @@
 """The entrance for organisers: a live dashboard, name badges, and CSV exports.
 
 Numbers come from PostgreSQL on every request (`entrance_queries`), so every app process
-shows the same. Live updates: each dashboard's event stream LISTENs on `tagung_checkin` over
-a connection of its own (asyncpg runs `UNLISTEN *` on pooled connections when they are
-released), and every recorded scan NOTIFYs there with its conference id, in whichever process
-it was made. A stream whose database connection drops ends, and the browser's EventSource
-connects again; so does every stream after STREAM_SECONDS, which checks the login again.
+shows the same. Live updates: every recorded scan NOTIFYs `tagung_checkin` with its conference
+id, in whichever process it was made; each dashboard's event stream subscribes to that in its
+process's live hub (service/live.py: one listening connection per process, streams capped
+per process and per account). A stream whose listening connection drops ends, and the
+browser's EventSource connects again; so does every stream after STREAM_SECONDS, which checks
+the login again.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ from registration.staff_api import (
 )
 from registration.views import forum_attendance, ticket_secret
 from service import i18n
-from service.db import DB, share_connection
+from service.auth import CurrentStaff
+from service.db import DB, UNAVAILABLE_ERRORS, share_connection
 from service.i18n import gettext as _
+from service.live import LiveHub, Subscription, keep_until_done, release_stream
 from service.qr import qr_svg
-from service.settings import Settings
 from service.spreadsheet import MEDIA_TYPE, csv_download
 
 INTERVAL = timedelta(minutes=15)
@@ -477,49 +479,31 @@ def needs_line(r: asyncpg.Record) -> tuple[Any, ...]:
 # ── live updates ────────────────────────────────────────────────────────────
 
 
-async def scan_events(settings: Settings, conference_id: int) -> AsyncIterator[Any]:
+async def scan_events(hub: LiveHub, subscription: Subscription) -> AsyncIterator[Any]:
     """`ready` once listening, then `changed` whenever scans of this conference were recorded
     (a burst of scans becomes one event), and a comment line every KEEPALIVE_SECONDS."""
-    heard: asyncio.Queue[bool] = asyncio.Queue()
-    wanted = str(conference_id)
-
-    def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        if payload == wanted:
-            heard.put_nowait(True)
-
-    def on_lost(_conn: object) -> None:
-        heard.put_nowait(False)
-
     try:
-        listener = await asyncpg.connect(
-            settings.database_url,
-            timeout=settings.db_connect_timeout,
-            server_settings={"application_name": "tagung entrance events"},
+        yield ServerSentEventMessage(
+            event="ready", data=subscription.payload, retry=RETRY_MILLISECONDS
         )
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        # Nothing to listen with now: the browser tries again after the retry time.
-        yield ServerSentEventMessage(event="unavailable", data="", retry=RETRY_MILLISECONDS)
-        return
-    try:
-        listener.add_termination_listener(on_lost)
-        await listener.add_listener(checkin.CHECKIN_CHANNEL, on_notify)
-        yield ServerSentEventMessage(event="ready", data=wanted, retry=RETRY_MILLISECONDS)
         loop = asyncio.get_running_loop()
         ends = loop.time() + STREAM_SECONDS
         while (left := ends - loop.time()) > 0:
-            try:
-                alive = await asyncio.wait_for(heard.get(), min(KEEPALIVE_SECONDS, left))
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keep-alive", data=None)
-                continue
-            while not heard.empty():  # one event for what arrived together
-                alive = alive and heard.get_nowait()
-            if not alive:
+            happened = await subscription.wait(min(KEEPALIVE_SECONDS, left))
+            if happened == "lost":
                 return
-            yield ServerSentEventMessage(event="changed", data=wanted)
+            if happened == "idle":
+                yield ServerSentEventMessage(comment="keep-alive", data=None)
+            else:
+                yield ServerSentEventMessage(event="changed", data=subscription.payload)
     finally:
         # Synchronous, so it also runs when the stream is cancelled (the browser went away).
-        listener.terminate()
+        hub.leave(subscription)
+
+
+async def unavailable_events() -> AsyncIterator[Any]:
+    # Nothing to listen with now: the browser tries again after the retry time.
+    yield ServerSentEventMessage(event="unavailable", data="", retry=RETRY_MILLISECONDS)
 
 
 # ── handlers ────────────────────────────────────────────────────────────────
@@ -666,12 +650,23 @@ class EntrancePages(Controller):
         zone = conference["timezone"]
         return arrivals_svg(_intervals(rows, ZoneInfo(zone)), zone)
 
-    @get("/entrance/events")
-    async def events(self, state: State, slug: Slug) -> ServerSentEvent:
+    @get("/entrance/events", middleware=[release_stream])
+    async def events(
+        self, request: Request, state: State, staff: CurrentStaff, slug: Slug
+    ) -> ServerSentEvent:
         # No request-long pooled connection: the stream may stay open for minutes.
         async with state.pool.acquire(timeout=state.settings.db_connect_timeout) as db:
             conference = await conference_or_404(db, slug)
-        return ServerSentEvent(scan_events(state.settings, conference["id"]))
+        hub: LiveHub = state.live
+        try:
+            # Beyond the caps: 429 with Retry-After; the page keeps its numbers without updates.
+            subscription = await hub.subscribe(
+                checkin.CHECKIN_CHANNEL, str(conference["id"]), staff.id
+            )
+        except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError):
+            return ServerSentEvent(unavailable_events())
+        keep_until_done(request.scope, hub, subscription)
+        return ServerSentEvent(scan_events(hub, subscription))
 
     @get("/badges")
     async def badges(self, request: Request, db: DB, state: State, slug: Slug) -> Template:

@@ -25,6 +25,7 @@ from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers, status_for
 from service.i18n import language_middleware
+from service.live import LiveHub
 from service.openapi import ClosedStructs, ProblemResponses
 from service.security import SwaggerWithoutInlineScript, security_headers, uses_https
 from service.settings import Settings
@@ -90,11 +91,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             connect_timeout=settings.db_connect_timeout,
         )
         app.state.pool = pool
+        # This process's one LISTEN connection for every live dashboard (opened on demand).
+        app.state.live = LiveHub(settings.database_url, connect_timeout=settings.db_connect_timeout)
         try:
             # The e-mail worker loop of this process, unless settings.run_worker is off.
             async with outbox.background_worker(pool, settings):
                 yield
         finally:
+            await app.state.live.close()
             await pool.close()
 
     # Each domain hands in its router and its template folder. Only this function (and the

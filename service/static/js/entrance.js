@@ -66,8 +66,17 @@
     }
   }
 
-  const events = new EventSource(root.dataset.eventsUrl);
-  events.addEventListener("ready", () => { set(status, texts.live); refresh(); });
-  events.addEventListener("changed", refresh);
-  events.addEventListener("error", () => set(status, events.readyState === EventSource.CLOSED ? texts.stopped : texts.reconnecting));
+  // A refused stream (too many open dashboards: 429) leaves the page as it was loaded, with
+  // its numbers and the link that reloads them; a minute later it asks for a stream again.
+  function listen() {
+    const events = new EventSource(root.dataset.eventsUrl);
+    events.addEventListener("ready", () => { set(status, texts.live); refresh(); });
+    events.addEventListener("changed", refresh);
+    events.addEventListener("error", () => {
+      if (events.readyState !== EventSource.CLOSED) { set(status, texts.reconnecting); return; }
+      set(status, texts.stopped);
+      setTimeout(listen, 60000);
+    });
+  }
+  listen();
 })();
