@@ -2,7 +2,11 @@
 
 Passwords are hashed with argon2; API tokens are random and only their SHA-256 is stored,
 so a leaked database does not leak usable tokens. Sessions are encrypted cookies (no server
-memory), so any number of processes can serve the same staff member.
+memory), so any number of processes can serve the same staff member. A cookie cannot be taken
+back, so each one carries the account's session generation and its login time: logout, a new
+password and deactivation raise the generation, which ends every session of the account at
+once, and a session ends `SESSION_LIFETIME` after its login however busy it is (the cookie's
+own expiry, renewed with each answer, is the idle timeout).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -28,6 +34,9 @@ from service.i18n import gettext as _
 ROLES = ("admin", "organiser", "scanner")
 ROLE_RANK = {"scanner": 1, "organiser": 2, "admin": 3}
 SESSION_KEY = "staff_id"
+SESSION_GENERATION = "generation"
+SESSION_LOGIN_AT = "login_at"  # seconds since the epoch
+SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "tg_"  # noqa: S105 - a visible prefix, not a secret
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -85,13 +94,35 @@ async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None
     return StaffUser(**dict(row)) if row else None
 
 
-async def staff_by_id(db: asyncpg.Connection, staff_id: int) -> StaffUser | None:
+async def staff_by_id(db: asyncpg.Connection, staff_id: int, generation: int) -> StaffUser | None:
+    """The account of a session, while the session's generation is still the account's."""
     row = await db.fetchrow(
         "SELECT id, email, role, 'session:' || id AS device FROM staff "
-        "WHERE id = $1 AND NOT disabled",
+        "WHERE id = $1 AND session_generation = $2 AND NOT disabled",
         staff_id,
+        generation,
     )
     return StaffUser(**dict(row)) if row else None
+
+
+def new_session(staff_id: int, generation: int) -> dict[str, int | float]:
+    """What a login puts into the session cookie."""
+    return {SESSION_KEY: staff_id, SESSION_GENERATION: generation, SESSION_LOGIN_AT: time.time()}
+
+
+def _session_of(session: dict) -> tuple[int, int] | None:
+    """(staff id, generation) of a session within its lifetime, else None. Sessions from
+    before generations were kept have none and end here too."""
+    try:
+        staff_id = int(session[SESSION_KEY])
+        generation = int(session[SESSION_GENERATION])
+        age = time.time() - float(session[SESSION_LOGIN_AT])
+    except (KeyError, TypeError, ValueError):
+        return None
+    # The cookie is encrypted, so the login time is the server's own.
+    if age > SESSION_LIFETIME.total_seconds():
+        return None
+    return staff_id, generation
 
 
 def _csrf_header_matches(connection: ASGIConnection) -> bool:
@@ -125,8 +156,13 @@ async def authenticate(connection: ASGIConnection) -> StaffUser | None:
         if staff is None:
             raise NotAuthorizedException(_("This API token is unknown or revoked."))
     elif connection.scope.get("session") and connection.session.get(SESSION_KEY):
-        async with request_connection(connection.scope, pool, timeout) as db:
-            staff = await staff_by_id(db, int(connection.session[SESSION_KEY]))
+        session = _session_of(connection.session)
+        if session is not None:
+            async with request_connection(connection.scope, pool, timeout) as db:
+                staff = await staff_by_id(db, *session)
+        if staff is None:
+            # Ended or too old: the cookie goes with this answer instead of being renewed.
+            connection.clear_session()
         # The JSON API skips the form CSRF check; a cookie-authenticated change must carry
         # the CSRF header, so that another site cannot make a logged-in browser send it.
         is_api = connection.url.path.startswith("/api/")

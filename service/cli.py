@@ -280,6 +280,22 @@ def cmd_staff_password(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_connection(url, run))
 
 
+def cmd_staff_deactivate(args: argparse.Namespace, settings: Settings) -> int:
+    from service.staff import deactivate_staff
+
+    async def run(conn: asyncpg.Connection) -> int:
+        if not await deactivate_staff(conn, args.email):
+            raise CommandError(f"There is no account for {args.email}.")
+        print(
+            f"Deactivated {args.email.lower()}: it can no longer log in, its sessions have "
+            "ended and its API tokens no longer work."
+        )
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
 def cmd_staff_token(args: argparse.Namespace, settings: Settings) -> int:
     from service.staff import issue_token
 
@@ -416,10 +432,18 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password", help="otherwise asked for, or generated without a terminal")
     add.set_defaults(handler=cmd_staff_add)
-    password = staff_commands.add_parser("password", help="set a new password")
+    password = staff_commands.add_parser(
+        "password", help="set a new password (ends every session of the account)"
+    )
     password.add_argument("email", type=_email)
     password.add_argument("--password")
     password.set_defaults(handler=cmd_staff_password)
+    deactivate = staff_commands.add_parser(
+        "deactivate",
+        help="lock an account out: no login, its sessions end, its API tokens stop working",
+    )
+    deactivate.add_argument("email", type=_email)
+    deactivate.set_defaults(handler=cmd_staff_deactivate)
     token = staff_commands.add_parser("token", help="print a new API token for a device")
     token.add_argument("email", type=_email)
     token.add_argument("--label", default="", help="e.g. the door or the device")

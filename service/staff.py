@@ -1,4 +1,9 @@
-"""Staff accounts: creation (CLI), login and logout pages, API tokens, the staff area shell."""
+"""Staff accounts: creation (CLI), login and logout pages, API tokens, the staff area shell.
+
+Logout, a new password and deactivation end every session of the account (its session
+generation goes up, see service.auth); login is limited per client address and per e-mail
+address (service.login_limit).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from service import login_limit
 from service.auth import (
     ROLES,
-    SESSION_KEY,
     CurrentStaff,
+    authenticate,
     hash_password,
     new_api_token,
+    new_session,
     requires,
     verify_password,
 )
@@ -47,12 +54,33 @@ async def create_staff(db: asyncpg.Connection, email: str, role: str, password: 
 
 
 async def set_password(db: asyncpg.Connection, email: str, password: str) -> bool:
+    """A new password; every session of the account ends (whoever knew the old one may
+    hold one)."""
     status = await db.execute(
-        "UPDATE staff SET password_hash = $2 WHERE email = $1",
+        "UPDATE staff SET password_hash = $2, session_generation = session_generation + 1 "
+        "WHERE email = $1",
         email.strip().lower(),
         await hash_password(password),
     )
     return status == "UPDATE 1"
+
+
+async def deactivate_staff(db: asyncpg.Connection, email: str) -> bool:
+    """The account can no longer log in; its sessions end and its API tokens stop working
+    (every token lookup asks for an account that is not disabled). False: no such account."""
+    status = await db.execute(
+        "UPDATE staff SET disabled = true, session_generation = session_generation + 1 "
+        "WHERE email = $1",
+        email.strip().lower(),
+    )
+    return status == "UPDATE 1"
+
+
+async def end_sessions(db: asyncpg.Connection, staff_id: int) -> None:
+    """Every session of the account ends, on every device and in every copy of its cookie."""
+    await db.execute(
+        "UPDATE staff SET session_generation = session_generation + 1 WHERE id = $1", staff_id
+    )
 
 
 async def issue_token(db: asyncpg.Connection, email: str, label: str = "") -> str | None:
@@ -78,13 +106,14 @@ async def revoke_token(db: asyncpg.Connection, token_id: int, staff_id: int | No
     return status == "UPDATE 1"
 
 
-async def _login_check(db: asyncpg.Connection, email: str, password: str) -> int | None:
+async def _login_check(db: asyncpg.Connection, email: str, password: str) -> tuple[int, int] | None:
+    """(staff id, session generation) when the password is right."""
     row = await db.fetchrow(
-        "SELECT id, password_hash FROM staff WHERE email = $1 AND NOT disabled",
+        "SELECT id, password_hash, session_generation FROM staff WHERE email = $1 AND NOT disabled",
         email.strip().lower(),
     )
     ok = await verify_password(row["password_hash"] if row else None, password)
-    return row["id"] if row and ok else None
+    return (row["id"], row["session_generation"]) if row and ok else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -106,25 +135,55 @@ class LoginPages(Controller):
     async def login(self, request: Request, db: DB) -> Any:
         form = await request.form()
         email, password = form.get("email", ""), form.get("password", "")
-        staff_id = await _login_check(db, email, password) if email and password else None
-        if staff_id is None:
-            return Template(
-                "staff/login.html",
-                context={
-                    "next": _safe_next(form.get("next")),
-                    "email": email,
-                    "error": _("E-mail address or password is not correct."),
-                },
-                status_code=400,
-                media_type=MediaType.HTML,
-            )
-        request.set_session({SESSION_KEY: staff_id})
+        account = None
+        if email and password:
+            attempt = await login_limit.take_attempt(db, email)
+            if not attempt.allowed:
+                return self._form_again(
+                    form,
+                    _(
+                        "Too many failed logins with this e-mail address. "
+                        "Please wait a quarter of an hour and try again."
+                    ),
+                    status_code=429,
+                    headers={"Retry-After": str(attempt.retry_after)},
+                )
+            account = await _login_check(db, email, password)
+        if account is None:
+            return self._form_again(form, _("E-mail address or password is not correct."))
+        await login_limit.forget_attempts(db, email)
+        request.set_session(new_session(*account))
         return Redirect(_safe_next(form.get("next")))
 
+    @staticmethod
+    def _form_again(
+        form: Any, error: str, status_code: int = 400, headers: dict[str, str] | None = None
+    ) -> Template:
+        return Template(
+            "staff/login.html",
+            context={
+                "next": _safe_next(form.get("next")),
+                "email": form.get("email", ""),
+                "error": error,
+            },
+            status_code=status_code,
+            media_type=MediaType.HTML,
+            headers=headers,
+        )
+
     @post("/logout")
-    async def logout(self, request: Request) -> Redirect:
+    async def logout(self, request: Request, db: DB) -> Redirect:
+        # Every session of the account ends, also copies of this cookie elsewhere. A session
+        # that has already ended ends nothing (an old copied cookie cannot log others out).
+        staff = await authenticate(request)
+        if staff is not None and staff.device.startswith("session:"):
+            await end_sessions(db, staff.id)
         request.clear_session()
-        return Redirect("/staff/login?logged_out=1")
+        # The browser forgets what staff pages left behind: the scanner's offline ticket data
+        # (names of all attendees) and its cached page.
+        return Redirect(
+            "/staff/login?logged_out=1", headers={"Clear-Site-Data": '"cache", "storage"'}
+        )
 
 
 class StaffArea(Controller):
