@@ -18,6 +18,11 @@ const CAMERA_REPEAT = 2500; // the same code seen again by the camera within thi
 const CAMERA_EVERY = 150;
 const UPLOAD_BATCH = 100;
 const KEEP_CONFLICTS = 50;
+// Names of attendees stay on the phone for a conference day, not longer: older ticket data,
+// what the phone learnt and conflict notes are dropped (and no longer used to decide).
+const DATA_MAX_AGE = 24 * 60 * 60 * 1000;
+// Kept when the session has ended: the door and the scans not uploaded yet (no names).
+const KEPT_WHEN_LOGGED_OUT = ["settings", "queue"];
 
 const el = {
   scanner: $("scanner"),
@@ -55,6 +60,7 @@ const el = {
   searchResults: $("scan-search-results"),
   conflictsBox: $("scan-conflicts-box"),
   conflicts: $("scan-conflicts"),
+  logout: $("scan-logout"),
 };
 
 function format(text, values) {
@@ -67,6 +73,8 @@ function expand(template, values) {
 
 // ── what the phone keeps (localStorage: small, synchronous, survives a reload offline) ──
 
+let loggingOut = false; // from then on nothing is written, whatever still answers
+
 const saved = {
   get(key, fallback) {
     try {
@@ -77,6 +85,7 @@ const saved = {
     }
   },
   set(key, value) {
+    if (loggingOut) return false;
     try {
       localStorage.setItem(PREFIX + key, JSON.stringify(value));
       return true;
@@ -84,7 +93,41 @@ const saved = {
       return false;
     }
   },
+  remove(key) {
+    try {
+      localStorage.removeItem(PREFIX + key);
+    } catch {
+      // storage not available
+    }
+  },
+  keys() {
+    try {
+      return Object.keys(localStorage).filter((k) => k.startsWith(PREFIX)).map((k) => k.slice(PREFIX.length));
+    } catch {
+      return [];
+    }
+  },
 };
+
+function fresh(time) {
+  return Date.now() - time <= DATA_MAX_AGE; // false for a missing time
+}
+
+// Everything this page stored, except what `keep` names. Logging out also clears the whole
+// site (Clear-Site-Data from the server); this covers browsers without it and a session that
+// ended elsewhere (logout on another device, a new password, the lifetime).
+function forgetDoorData(keep = []) {
+  for (const key of saved.keys()) if (!keep.includes(key)) saved.remove(key);
+}
+
+// Ticket data and notes older than DATA_MAX_AGE, for every conference this phone served.
+function forgetStale() {
+  for (const key of saved.keys()) {
+    if (key.startsWith("data:")) ticketData(key.slice(5));
+    else if (key.startsWith("learnt:")) learnt(key.slice(7));
+  }
+  storedConflicts();
+}
 
 let settings = saved.get("settings", null);
 let online = navigator.onLine;
@@ -110,12 +153,20 @@ function clock(iso) {
 
 // The server snapshot of a conference's tickets (replaced on every refresh) …
 function ticketData(slug) {
-  return saved.get(`data:${slug}`, null);
+  const data = saved.get(`data:${slug}`, null);
+  if (data && !fresh(data.fetched_at)) {
+    saved.remove(`data:${slug}`);
+    return null;
+  }
+  return data;
 }
 
 // … and what this phone learnt since (small, written on every scan).
 function learnt(slug) {
-  return saved.get(`learnt:${slug}`, {});
+  const all = saved.get(`learnt:${slug}`, {});
+  const kept = Object.fromEntries(Object.entries(all).filter(([, facts]) => fresh(facts.t)));
+  if (Object.keys(kept).length !== Object.keys(all).length) saved.set(`learnt:${slug}`, kept);
+  return kept;
 }
 
 function learn(slug, hash, facts) {
@@ -185,6 +236,9 @@ async function call(method, url, body, timeout = REQUEST_TIMEOUT) {
 }
 
 function reached(answer) {
+  // Logged out (here, on another device, by a new password or the session's lifetime): the
+  // names of the attendees go; the scans waiting for upload stay for the next login.
+  if (answer.status === 401) forgetDoorData(KEPT_WHEN_LOGGED_OUT);
   setOnline(true);
   const refused = answer.status === 401 || answer.status === 403;
   if (refused !== authProblem) {
@@ -366,7 +420,12 @@ async function entranceScan(code) {
       return;
     }
   }
-  // No answer from the server (or no longer logged in): the door decides alone.
+  if (answer?.status === 401) {
+    // The session has ended, and with it this phone's copy of the names: no decision alone.
+    show("bad", T.logged_out, { status: "error", reason: "logged_out" });
+    return;
+  }
+  // No answer from the server (or refused for this device): the door decides alone.
   const decision = decideOffline(slug, hash, kind, gate);
   if (decision.status === "ok") {
     const scannedAt = new Date().toISOString();
@@ -492,7 +551,7 @@ async function uploadAll() {
 // registration cancelled after the data was fetched. The server keeps the record too.
 function noteProblems(part, results) {
   const sent = new Map(part.map((item) => [item.nonce, item]));
-  const found = saved.get("conflicts", []);
+  const found = storedConflicts();
   for (const result of results) {
     const item = sent.get(result.nonce);
     if (!item || result.status !== "error" || item.type !== "entry") continue;
@@ -500,13 +559,14 @@ function noteProblems(part, results) {
     const text = result.reason === "already_checked_in"
       ? format(T.conflict, { name, time: clock(item.scanned_at), first: clock(result.checked_in_at), gate: result.gate || "–" })
       : format(T.offline_refused, { name, time: clock(item.scanned_at), reason: T.reasons[result.reason] || result.reason });
-    found.unshift({ nonce: result.nonce, text });
+    found.unshift({ nonce: result.nonce, text, t: Date.now() });
   }
   saved.set("conflicts", found.slice(0, KEEP_CONFLICTS));
   renderConflicts();
 }
 
 async function refresh() {
+  forgetStale();
   if (!settings) return;
   await upload();
   const slug = settings.conference;
@@ -565,8 +625,16 @@ function renderAuth() {
   el.auth.append(`${T.logged_out} `, link);
 }
 
+// Conflict notes name people: kept as long as the ticket data.
+function storedConflicts() {
+  const all = saved.get("conflicts", []);
+  const kept = all.filter((c) => fresh(c.t));
+  if (kept.length !== all.length) saved.set("conflicts", kept);
+  return kept;
+}
+
 function renderConflicts() {
-  const found = saved.get("conflicts", []);
+  const found = storedConflicts();
   el.conflictsBox.hidden = found.length === 0;
   el.conflicts.replaceChildren(
     ...found.map((c) => {
@@ -890,6 +958,27 @@ if ("serviceWorker" in navigator) {
     .catch((error) => console.warn("no offline copy of the page:", error));
 }
 
+// The page's own logout: upload what waits first, ask before scans would be lost, and clear
+// this phone's copy of the ticket data (the server's answer clears the rest of the site).
+el.logout?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (queue().length) await upload();
+  if (queue().length && !window.confirm(el.logout.dataset.unsent)) return;
+  loggingOut = true;
+  stopCamera();
+  forgetDoorData();
+  try {
+    for (const name of await caches.keys()) if (name.startsWith("tagung-scan-")) await caches.delete(name);
+    for (const registration of await navigator.serviceWorker.getRegistrations()) await registration.unregister();
+  } catch {
+    // not available here (no secure context): Clear-Site-Data covers it
+  }
+  const token = el.logout.querySelector('input[name="_csrf_token"]');
+  if (token && csrfToken()) token.value = csrfToken(); // the page may come from the cache
+  el.logout.submit(); // no submit event: not handled again
+});
+
+forgetStale();
 if (settings && !conferenceOf(settings.conference)) settings = null;
 el.cameraButton.hidden = !navigator.mediaDevices?.getUserMedia;
 renderConflicts();
