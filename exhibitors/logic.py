@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException
 from exhibitors import queries
 from registration import issue_pass, withdraw_pass
 from registration.logic import CONSENT_TEXT_VERSIONS, check_window
-from service import outbox, tokens
+from service import mail_quota, outbox, tokens
 from service.conferences import queries as conference_queries
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
@@ -46,8 +46,12 @@ def booking_not_found() -> NotFoundException:
     return NotFoundException(_("There is no such booking."))
 
 
-async def mail(db: asyncpg.Connection, kind: str, booking: asyncpg.Record | dict) -> None:
-    await outbox.enqueue(
+async def mail(
+    db: asyncpg.Connection, kind: str, booking: asyncpg.Record | dict, *, limited: bool = False
+) -> None:
+    """`limited`: anyone can make us send it (a request or its re-send), so it counts against
+    the address's share per hour and is left out beyond it (service.mail_quota)."""
+    await (mail_quota.enqueue if limited else outbox.enqueue)(
         db, kind, recipient=booking["email"], language=booking["language"], ref_id=booking["id"]
     )
 
@@ -145,7 +149,7 @@ async def request_booking(
         hashes = {p: tokens.digest(token(key, p, s)) for p, s in salts.items()}
         booking_id = await queries.insert_booking(db, conference["id"], values, salts, hashes)
         if booking_id is not None:
-            await mail(db, MAIL_CONFIRM, {**values, "id": booking_id})
+            await mail(db, MAIL_CONFIRM, {**values, "id": booking_id}, limited=True)
             return
         existing = await queries.active_by_email(db, conference["id"], values["email"])
         if existing["status"] == "pending_confirmation":
@@ -154,9 +158,9 @@ async def request_booking(
                 await queries.renew_confirmation(
                     db, existing["id"], salt, tokens.digest(token(key, "confirm", salt))
                 )
-            await mail(db, MAIL_CONFIRM, existing)
+            await mail(db, MAIL_CONFIRM, existing, limited=True)
         else:
-            await mail(db, MAIL_MANAGE_LINK, existing)
+            await mail(db, MAIL_MANAGE_LINK, existing, limited=True)
 
 
 async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
@@ -305,13 +309,18 @@ async def add_pass(
         booking = await _locked_booking(db, booking["id"])
         if booking["status"] != "approved":
             raise Conflict(_("Passes are issued once the stand is approved."))
-        if len(await queries.passes(db, booking["id"])) >= booking["max_staff"]:
+        named = await queries.passes(db, booking["id"])
+        if len(named) >= booking["max_staff"]:
             raise Conflict(
                 _(
                     "This stand has passes for %(n)s people; remove someone first.",
                     n=booking["max_staff"],
                 )
             )
+        # Only this stand's own list is checked (under the booking's lock): whether the person
+        # is registered otherwise, the exhibitor must not learn (registration.passes).
+        if email.strip().lower() in {held["email"] for held in named}:
+            raise Conflict(_("This person is already named for your stand."))
         registration_id = await issue_pass(
             db,
             key,
@@ -331,7 +340,7 @@ async def remove_pass(
     held = {p["id"] for p in await queries.passes(db, booking["id"])}
     if registration_id not in held:
         raise NotFoundException(_("There is no such pass."))
-    await withdraw_pass(db, registration_id)
+    await withdraw_pass(db, registration_id, removed_by_exhibitor=True)
 
 
 async def _withdraw_passes(db: asyncpg.Connection, booking_id: int) -> None:

@@ -16,7 +16,7 @@ import asyncpg
 from litestar.exceptions import NotFoundException
 
 from registration import queries
-from service import events, outbox, tokens
+from service import events, mail_quota, outbox, tokens
 from service.conferences import queries as conference_queries
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
@@ -65,8 +65,16 @@ def token(key: bytes, purpose: str, salt: bytes) -> str:
     return tokens.derive(key, purpose, salt)
 
 
-async def mail(db: asyncpg.Connection, kind: str, registration: asyncpg.Record | dict) -> None:
-    await outbox.enqueue(
+async def mail(
+    db: asyncpg.Connection,
+    kind: str,
+    registration: asyncpg.Record | dict,
+    *,
+    limited: bool = False,
+) -> None:
+    """`limited`: someone else can make us send it (a registration or its re-send, a pass), so
+    it counts against the address's share per hour and is left out beyond it (mail_quota)."""
+    await (mail_quota.enqueue if limited else outbox.enqueue)(
         db,
         kind,
         recipient=registration["email"],
@@ -113,7 +121,8 @@ async def register(
     consents: dict[str, bool],
 ) -> None:
     """Always the same outcome for the caller, whether the address is new or known: a mail
-    goes out — the confirmation link, or for a confirmed address its self-service link."""
+    goes out — the confirmation link, or for a confirmed address its self-service link —
+    unless the address had its share of such mails this hour (mail_quota)."""
     fields = {**fields, "email": fields["email"].strip().lower(), "name": fields["name"].strip()}
     needs_given = bool(fields.get("needs"))
     errors = consent_errors(consents, needs_given)
@@ -129,7 +138,7 @@ async def register(
         if registration_id is not None:
             given = {kind: CONSENT_TEXT_VERSIONS[kind] for kind, yes in consents.items() if yes}
             await queries.add_consents(db, registration_id, given)
-            await mail(db, MAIL_CONFIRM, {**fields, "id": registration_id})
+            await mail(db, MAIL_CONFIRM, {**fields, "id": registration_id}, limited=True)
             return
         existing = await queries.active_by_email(db, conference["id"], fields["email"])
         if existing["status"] == "pending_confirmation":
@@ -138,9 +147,9 @@ async def register(
                 await queries.renew_confirmation(
                     db, existing["id"], salt, tokens.digest(token(key, "confirm", salt))
                 )
-            await mail(db, MAIL_CONFIRM, existing)
+            await mail(db, MAIL_CONFIRM, existing, limited=True)
         else:
-            await mail(db, MAIL_MANAGE_LINK, existing)
+            await mail(db, MAIL_MANAGE_LINK, existing, limited=True)
 
 
 async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tuple[str, str]:
@@ -189,8 +198,11 @@ async def _fill_freed_seat(db: asyncpg.Connection, conference_id: int) -> None:
     await mail(db, MAIL_PROMOTED, waiting)
 
 
-async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
-    """Cancels (again: nothing happens); a held place goes to the first person waiting."""
+async def cancel(
+    db: asyncpg.Connection, registration_id: int, *, limited_mail: bool = False
+) -> None:
+    """Cancels (again: nothing happens); a held place goes to the first person waiting.
+    `limited_mail`: someone else cancelled it (an exhibitor removing a pass), see `mail`."""
     async with db.transaction():
         found = await queries.by_id(db, registration_id)
         if found is None:
@@ -206,7 +218,7 @@ async def cancel(db: asyncpg.Connection, registration_id: int) -> None:
         holds_seat = registration["category"] != "exhibitor_staff"
         if registration["status"] == "confirmed" and holds_seat:
             await _fill_freed_seat(db, registration["conference_id"])
-        await mail(db, MAIL_CANCELLED, registration)
+        await mail(db, MAIL_CANCELLED, registration, limited=limited_mail)
 
 
 async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) -> int:

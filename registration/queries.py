@@ -23,7 +23,8 @@ async def insert(
     salts: dict[str, bytes],
     hashes: dict[str, bytes],
 ) -> int | None:
-    """A new pending registration, or None when the address already has an active one."""
+    """A new pending registration, or None when the address already has an active one (a
+    stand-staff pass never conflicts: migration 0016)."""
     return await db.fetchval(
         f"""
         INSERT INTO registrations (conference_id, email, name, organisation, category, language,
@@ -31,7 +32,8 @@ async def insert(
             ticket_salt, ticket_hash)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + interval '{CONFIRM_VALIDITY}',
                 $10, $11, $12, $13)
-        ON CONFLICT (conference_id, email) WHERE status <> 'cancelled' DO NOTHING
+        ON CONFLICT (conference_id, email)
+            WHERE status <> 'cancelled' AND category <> 'exhibitor_staff' DO NOTHING
         RETURNING id
         """,
         conference_id,
@@ -75,7 +77,7 @@ async def active_by_email(
 ) -> asyncpg.Record | None:
     return await db.fetchrow(
         f"SELECT {_COLUMNS} FROM registrations r WHERE r.conference_id = $1 AND r.email = $2 "
-        "AND r.status <> 'cancelled' FOR UPDATE",
+        "AND r.status <> 'cancelled' AND r.category <> 'exhibitor_staff' FOR UPDATE",
         conference_id,
         email,
     )
