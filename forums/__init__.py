@@ -15,7 +15,7 @@ from forums.api import ForumAPI
 from forums.attendance import AttendanceAPI
 from forums.door import ForumDoorPage
 from forums.pages import AttendeeForumPages, PublicForumPages
-from forums.providers import calendar_events, signups_for
+from forums.providers import attendance_for, calendar_events, signups_for
 from forums.staff_pages import StaffForumPages
 from registration import calendar as registration_calendar
 from registration import privacy as registration_privacy
@@ -42,3 +42,5 @@ def wire(settings: Settings) -> None:
     registration_calendar.provide_events(calendar_events)
     # Forum mails are about a registration (ref_id): they go when the person is anonymised.
     registration_privacy.provide_mail_kinds("forum.")
+    # The data export (Art. 15) lists where the forum doors saw the person.
+    registration_privacy.provide_export("forum_attendance", attendance_for)

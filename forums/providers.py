@@ -1,5 +1,6 @@
 """What forums hand to the registration domain at wiring time: a person's forums for the
-self-service page and API, and their calendar entries."""
+self-service page and API, their calendar entries, and for their data export the forums at
+whose door they were seen."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ async def signups_for(db: asyncpg.Connection, registration_id: int) -> list[dict
         }
         for r in rows
     ]
+
+
+async def attendance_for(db: asyncpg.Connection, registration_id: int) -> list[dict[str, Any]]:
+    """The door's record of the person (forums.attendance): which forum, first seen, scans."""
+    rows = await db.fetch(
+        "SELECT a.forum_id, f.title, a.first_seen_at, a.scans FROM forum_attendance a "
+        "JOIN forums f ON f.id = a.forum_id WHERE a.registration_id = $1 "
+        "ORDER BY a.first_seen_at, a.forum_id",
+        registration_id,
+    )
+    return [dict(row) for row in rows]
 
 
 def forum_uid(settings: Settings, forum_id: int, registration_id: int) -> str:

@@ -11,11 +11,13 @@ the day after the conference: they were collected only to plan it.
 
 Later domains whose mails are about a registration (outbox rows with ref_id = the
 registration) name their mail kinds with `provide_mail_kinds`, so that those mails go with the
-person too; registration itself knows no other domain.
+person too, and hand in what else they store about a registration with `provide_export`
+(forums: who was seen at a forum's door); registration itself knows no other domain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -28,6 +30,9 @@ from service import outbox
 
 # Prefixes of the outbox kinds whose ref_id is a registration.
 _mail_kinds = ["registration."]
+# Sections of the export that later domains hand in: name → rows about a registration.
+ExportProvider = Callable[[asyncpg.Connection, int], Awaitable[list[dict[str, Any]]]]
+_export_sections: dict[str, ExportProvider] = {}
 
 _EXPORTED_FIELDS = (
     "name",
@@ -58,6 +63,11 @@ def provide_mail_kinds(prefix: str) -> None:
         _mail_kinds.append(prefix)
 
 
+def provide_export(section: str, provider: ExportProvider) -> None:
+    """Wiring: the export gets `section` with what `provider` lists for the registration."""
+    _export_sections[section] = provider
+
+
 async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[str, Any]:
     """Everything stored about the person of this registration (Art. 15 and 20). The same
     document for the person (self-service, API) and for staff answering a request."""
@@ -85,6 +95,10 @@ async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[s
         "consents": [dict(c) for c in await queries.consents(db, registration_id)],
         "forums": msgspec.to_builtins(await forum_signups(db, registration_id)),
         "entrance": [dict(s) for s in scans],
+        **{
+            section: await provider(db, registration_id)
+            for section, provider in _export_sections.items()
+        },
         "emails": [dict(m) for m in mails],
     }
 
@@ -136,11 +150,29 @@ async def erase(db: asyncpg.Connection, registration_id: int) -> None:
     person themselves, so that the place and any forum seats go to those waiting; then
     anonymous, and mails not yet sent to the person (the cancellation's among them) are
     dropped. After the end nothing is handed on and the status stays as it was, so the
-    report still counts who came. One transaction."""
+    report still counts who came. One transaction.
+
+    The person's earlier registrations of the conference that were cancelled (same address:
+    registered again after cancelling, a pass that was withdrawn) go with it. Another one
+    that is still active (an attendee's registration and a pass, each with its own link)
+    stays: it is erased through its own link, as the person may still want to come."""
     async with db.transaction():
         if await _before_the_end(db, registration_id):
             await logic.cancel(db, registration_id)
-        await anonymise(db, [registration_id])
+        await anonymise(
+            db, [registration_id, *await _cancelled_of_same_address(db, registration_id)]
+        )
+
+
+async def _cancelled_of_same_address(db: asyncpg.Connection, registration_id: int) -> list[int]:
+    rows = await db.fetch(
+        "SELECT other.id FROM registrations r JOIN registrations other "
+        "ON other.conference_id = r.conference_id AND other.email = r.email "
+        "WHERE r.id = $1 AND other.id <> r.id AND other.status = 'cancelled' "
+        "AND other.anonymised_at IS NULL",
+        registration_id,
+    )
+    return [row["id"] for row in rows]
 
 
 async def _before_the_end(db: asyncpg.Connection, registration_id: int) -> bool:
