@@ -4,7 +4,8 @@
     the HTML, referenced by `cid:`; attachments (e.g. the .ics invite) in multipart/mixed.
 
 Every header value that comes from people (names, subjects) goes through `header_text`, so a
-name like "Eve\\r\\nBcc: x@evil" stays one harmless line instead of becoming a header.
+name like "Eve\\r\\nBcc: x@evil" stays one harmless line instead of becoming a header, and every
+mailbox through `mailbox`, so a name like "Reply all, x@evil.example, Team" stays one name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 
 # RFC-2047-encodes non-ASCII names and subjects, so any SMTP server takes the message.
 POLICY = policy.SMTP
@@ -35,15 +36,64 @@ def header_text(value: str, limit: int = 200) -> str:
     return _WHITESPACE.sub(" ", cleaned).strip()[:limit]
 
 
-def mailbox(name: str, email: str) -> Address:
-    """A To/From mailbox; raises ValueError for an address that is not one addr-spec."""
-    return Address(display_name=header_text(name), addr_spec=email.strip())
+def mailbox(name: str, email: str, header: str = "To") -> Address:
+    """A mailbox for an address header; raises ValueError for an address that is not one
+    addr-spec. The name is kept only where the header, serialised as it will be sent, parses
+    back to exactly this one mailbox: Python's folding of a quoted name longer than a line
+    drops the quotes, and "Reply all, x@evil.example, Team" would become three mailboxes.
+    Such a name is cut to fit on one line, or, failing that, left out."""
+    addr_spec = email.strip()
+    bare = Address(addr_spec=addr_spec)
+    name = header_text(name)
+    for candidate in dict.fromkeys((name, _one_line_name(name, addr_spec, header))):
+        if candidate:
+            address = Address(display_name=candidate, addr_spec=addr_spec)
+            if _parses_back(header, address):
+                return address
+    return bare
 
 
-def parse_mailbox(text: str) -> Address:
+def parse_mailbox(text: str, header: str = "From") -> Address:
     """'Name <a@b.de>' or 'a@b.de' (e.g. MAIL_FROM) as an Address."""
     name, address = parseaddr(text)
-    return mailbox(name, address)
+    return mailbox(name, address, header)
+
+
+# Both ways a message leaves: aiosmtplib serialises with SMTPUTF8 (names in raw UTF-8, quoted
+# like ASCII ones) when the envelope has a non-ASCII address, with SMTP otherwise.
+_SENT_AS = (POLICY, policy.SMTPUTF8)
+_FOLD = re.compile(r"\r\n(?=[ \t])")
+
+
+def _parses_back(header: str, address: Address) -> bool:
+    """Whether the header, as sent, reads as this one mailbox to a mail program: to the
+    standard library's header parser (name and address) and to `getaddresses` (address)."""
+    for sent_as in _SENT_AS:
+        folded = sent_as.header_factory(header, address).fold(policy=sent_as)
+        value = _FOLD.sub("", folded).partition(":")[2].strip()
+        if [pair[1] for pair in getaddresses([value])] != [address.addr_spec]:
+            return False
+        parsed = policy.default.header_factory(header, value).addresses
+        if len(parsed) != 1 or parsed[0].addr_spec != address.addr_spec:
+            return False
+        # Python's parser puts spaces between adjacent encoded words; the text must match.
+        if "".join(parsed[0].display_name.split()) != "".join(address.display_name.split()):
+            return False
+    return True
+
+
+def _one_line_name(name: str, addr_spec: str, header: str) -> str:
+    """The name cut at a word so that `Header: "name" <address>` needs no folding."""
+    room = POLICY.max_line_length - len(f'{header}: "" <{addr_spec}>')
+    if len(name) + name.count('"') + name.count("\\") <= room:
+        return name
+    cut = ""
+    for word in name.split(" "):
+        longer = f"{cut} {word}" if cut else word
+        if len(longer) + longer.count('"') + longer.count("\\") > room:
+            break
+        cut = longer
+    return cut.rstrip(" ,;:-")
 
 
 def compose(
@@ -64,8 +114,10 @@ def compose(
     address, never one read from these headers."""
     message = EmailMessage(policy=POLICY)
     if sender is not None:
+        if isinstance(sender, Address):
+            sender = mailbox(sender.display_name, sender.addr_spec, "From")
         message["From"] = sender if isinstance(sender, Address) else parse_mailbox(sender)
-    message["To"] = mailbox(to_name, to_email)
+    message["To"] = mailbox(to_name, to_email, "To")
     message["Subject"] = header_text(subject, limit=250)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id
