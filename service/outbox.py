@@ -11,6 +11,12 @@ worker that died come back when the lease runs out. Failures of one message (a r
 refused recipient) are retried with exponential back-off and end as 'failed' after
 `max_attempts`; an unreachable SMTP server is no fault of the messages, so their attempts are
 given back and they wait, as long as the outage lasts, without ever being dropped.
+
+A relay that hangs on, answers 421 to or drops the connection for one recipient looks like an
+outage too, so the message in hand at an outage goes behind the rest of the queue, and once it
+has coincided with `blame_after` outages that came just after the server had accepted other
+mail, each further one counts as a failed attempt of that message. Rows are handled in the
+order they fell due, so one bad address cannot keep the others waiting.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class OutboxMessage:
     payload: dict[str, Any]
     message_id: str
     attempts: int
+    outage_strikes: int = 0  # outages that came while this row was being sent (see _in_hand)
 
 
 # Returns the message to send, or None when it is no longer relevant (the row becomes
@@ -119,14 +126,14 @@ UPDATE outbox AS o
        -- message whose Message-ID they have seen before.
        message_id = coalesce(o.message_id,
            '<outbox.' || replace(gen_random_uuid()::text, '-', '') || '@' || $3::text || '>')
-  FROM (SELECT id FROM outbox
+  FROM (SELECT id, next_attempt_at AS due_at FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= now()
          ORDER BY next_attempt_at, id
          LIMIT $1
            FOR UPDATE SKIP LOCKED) AS due
  WHERE o.id = due.id
 RETURNING o.id, o.kind, o.ref_id, o.recipient, o.language, o.payload::text AS payload,
-          o.message_id, o.attempts
+          o.message_id, o.attempts, o.outage_strikes, due.due_at
 """
 # Sent is sent, whoever holds the row now: the server has the message.
 _SENT = """
@@ -155,6 +162,18 @@ UPDATE outbox AS o
   FROM unnest($1::bigint[], $2::int[]) AS c(id, attempts)
  WHERE o.id = c.id AND o.attempts = c.attempts AND o.status = 'pending'
 """
+# The row in hand at an outage: its strikes, and either its attempt given back ($4 = 1) or
+# counted like any failed attempt ($4 = 0, 'failed' after max_attempts).
+_IN_HAND = """
+UPDATE outbox
+   SET outage_strikes = $3,
+       attempts = attempts - $4::int,
+       status = CASE WHEN $4::int = 0 AND attempts >= $5 THEN 'failed' ELSE 'pending' END,
+       next_attempt_at = now() + make_interval(secs => $6),
+       last_error = $7
+ WHERE id = $1 AND attempts = $2 AND status = 'pending'
+RETURNING status
+"""
 
 
 def _server_failure(exc: BaseException) -> bool:
@@ -163,6 +182,8 @@ def _server_failure(exc: BaseException) -> bool:
         return exc.code != 552  # 552: this message is too large; others: our MAIL_FROM
     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421:
         return True  # "service not available, closing channel"
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refused.code == 421 for refused in exc.recipients)  # 421 to RCPT TO
     return isinstance(exc, (OSError, TimeoutError, aiosmtplib.SMTPServerDisconnected))
 
 
@@ -185,6 +206,7 @@ class OutboxWorker:
         backoff_base: float = 30.0,
         backoff_cap: float = 3600.0,
         outage_cap: float = 300.0,
+        blame_after: int = 2,
     ) -> None:
         self.pool = pool
         self.smtp = smtp
@@ -197,10 +219,14 @@ class OutboxWorker:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.outage_cap = outage_cap
+        self.blame_after = blame_after
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._outages = 0  # consecutive SMTP outages; spaces the next try out
         self._resume_at = 0.0  # monotonic time before which an outage keeps us from trying
+        # Whether the server's last answer to this worker was about a message (accepted or
+        # refused): then a timeout or dropped connection on the next one is likely its fault.
+        self._server_answered = False
         # What a batch broken off by a database error left unsettled, settled at the next
         # batch: ids the SMTP server accepted that could not be marked sent, and the claimed
         # rows not yet tried. Without this they would wait out the lease (and the accepted
@@ -283,7 +309,8 @@ class OutboxWorker:
         async with self.pool.acquire() as db:
             await self._settle_leftovers(db)
             rows = await db.fetch(_CLAIM, self.batch_size, self.lease, self.sender.domain)
-            batch = sorted((_message(row) for row in rows), key=lambda m: m.id)
+            # In the order they fell due: a row put back behind the others stays there.
+            batch = [_message(r) for r in sorted(rows, key=lambda r: (r["due_at"], r["id"]))]
             if batch:
                 await self._deliver(db, batch)
             return len(batch)
@@ -304,6 +331,9 @@ class OutboxWorker:
                 email = await self._render(db, message)
                 if email is None:
                     continue
+                if smtp is not None and not smtp.is_connected:
+                    smtp.close()  # closed by the server (e.g. idle) or by a 421: a new one
+                    smtp = None
                 try:
                     smtp = smtp or await self._connect()
                 except Exception as exc:  # refused, TLS, login: never the messages' fault
@@ -314,15 +344,22 @@ class OutboxWorker:
                         email, sender=self.sender.addr_spec, recipients=[message.recipient]
                     )
                 except Exception as exc:
-                    if _server_failure(exc):
+                    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and _server_failure(exc):
+                        # Refused at MAIL FROM, before the recipient was named: not its fault.
                         await self._outage(db, batch[index:], exc)
                         return
+                    if _server_failure(exc):
+                        await self._outage(db, batch[index + 1 :], exc, in_hand=message)
+                        return
+                    if isinstance(exc, aiosmtplib.SMTPException):
+                        self._server_answered = True  # e.g. 550 for this recipient
                     await self._failed(db, message, exc)
                     continue
                 # A crash between the server's acceptance and this UPDATE sends the mail again
                 # after the lease; SMTP has no two-phase commit. The repeat carries the same
                 # Message-ID, so mail programs can recognise it.
                 accepted = True
+                self._server_answered = True
                 await db.execute(_SENT, message.id)
                 self._outages = 0
         except BaseException:
@@ -406,7 +443,11 @@ class OutboxWorker:
         )
 
     async def _outage(
-        self, db: asyncpg.Connection, rest: Sequence[OutboxMessage], exc: Exception
+        self,
+        db: asyncpg.Connection,
+        rest: Sequence[OutboxMessage],
+        exc: Exception,
+        in_hand: OutboxMessage | None = None,
     ) -> None:
         self._outages += 1
         delay = min(self.outage_cap, self.backoff_base * 2 ** (self._outages - 1))
@@ -417,10 +458,48 @@ class OutboxWorker:
             self.smtp.hostname,
             self.smtp.port,
             _describe(exc),
-            len(rest),
+            len(rest) + (in_hand is not None),
             delay,
         )
-        await self._give_back(db, rest, delay=delay, error=f"SMTP unavailable: {_describe(exc)}")
+        error = f"SMTP unavailable: {_describe(exc)}"
+        if in_hand is not None:
+            await self._in_hand(db, in_hand, delay, error)
+        await self._give_back(db, rest, delay=delay, error=error)
+        self._server_answered = False
+
+    async def _in_hand(
+        self, db: asyncpg.Connection, message: OutboxMessage, delay: float, error: str
+    ) -> None:
+        """The message being sent when the outage came goes behind the rest (due later than
+        `delay`). It earns a strike when the server had just dealt with another message: a
+        relay that hangs on or drops one recipient does this every time, a server going down
+        once. From `blame_after` strikes on, each such outage counts as a failed attempt."""
+        strikes = message.outage_strikes + int(self._server_answered)
+        blamed = self._server_answered and strikes >= self.blame_after
+        if blamed:
+            backoff = min(self.backoff_cap, self.backoff_base * 2 ** (message.attempts - 1))
+            delay += backoff * random.uniform(0.8, 1.2)
+        else:
+            delay *= 2
+        status = await db.fetchval(
+            _IN_HAND,
+            message.id,
+            message.attempts,
+            strikes,
+            int(not blamed),
+            self.max_attempts,
+            delay,
+            error,
+        )
+        if blamed:
+            log.warning(
+                "outbox %s (%s): attempt %s failed, outage number %s while it was sent%s",
+                message.id,
+                message.kind,
+                message.attempts,
+                strikes,
+                "; giving up" if status == "failed" else "",
+            )
 
     async def _give_back(
         self,
@@ -444,6 +523,7 @@ def _message(row: asyncpg.Record) -> OutboxMessage:
         payload=json.loads(row["payload"]),
         message_id=row["message_id"],
         attempts=row["attempts"],
+        outage_strikes=row["outage_strikes"],
     )
 
 

@@ -4,7 +4,8 @@ Import the fixture explicitly (`from tests.smtp_server import smtp_server`); onl
 conftest may declare pytest_plugins. The server runs in its own thread and event loop, so the
 code under test talks to it over a real socket. `stop()` and `start()` simulate an outage on
 the same port; `stall_after(n)` makes it hang in the middle of a transaction, as a server going
-down mid-batch does.
+down mid-batch does; `trouble[address]` makes it misbehave for one recipient only, as a relay
+whose recipient check waits on DNS or whose content filter gives up does.
 """
 
 from __future__ import annotations
@@ -31,17 +32,36 @@ class Received:
     raw: bytes
 
 
+# What `SmtpServer.trouble` can make the server do for one recipient.
+HANG = "hang"  # no answer to its RCPT TO
+DROP = "drop"  # the connection closed at its RCPT TO
+REFUSE_421 = "421"  # 421 to its RCPT TO
+DATA_421 = "421 after data"  # 421 instead of accepting the message's data
+
+
 class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.server._seen(address)
         if address.lower() in self.server.refused_recipients:
             return "550 5.1.1 No such user here"
+        trouble = self.server.trouble.get(address.lower())
+        if trouble == HANG:
+            # No answer until the client gives up and closes (the task is then cancelled).
+            await asyncio.get_running_loop().create_future()
+        if trouble == DROP:
+            server.transport.close()
+            return "250 OK"  # never arrives
+        if trouble == REFUSE_421:
+            return "421 4.4.5 Recipient check unavailable, closing connection"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if any(self.server.trouble.get(a.lower()) == DATA_421 for a in envelope.rcpt_tos):
+            return "421 4.7.0 Content filter unavailable, closing connection"
         if self.server._stall_now():
             # Hang without an answer until the server is stopped (the task is then cancelled
             # and the connection dropped): the message was never accepted.
@@ -57,6 +77,8 @@ class SmtpServer:
         self.host = host
         self.port = port or _free_port()
         self.refused_recipients: set[str] = set()
+        self.trouble: dict[str, str] = {}  # lower-case address -> HANG, DROP, REFUSE_421, …
+        self._recipients_seen: list[str] = []
         self._received: list[Received] = []
         self._lock = threading.Lock()
         self._stall_at: int | None = None
@@ -97,6 +119,12 @@ class SmtpServer:
         with self._lock:
             return list(self._received)
 
+    @property
+    def recipients_seen(self) -> list[str]:
+        """Every RCPT TO address the server was given, in order, accepted or not."""
+        with self._lock:
+            return list(self._recipients_seen)
+
     def message_ids(self) -> list[str]:
         return [r.message["Message-ID"] for r in self.messages]
 
@@ -116,6 +144,10 @@ class SmtpServer:
     def _stall_now(self) -> bool:
         with self._lock:
             return self._stall_at is not None and len(self._received) >= self._stall_at
+
+    def _seen(self, address: str) -> None:
+        with self._lock:
+            self._recipients_seen.append(address)
 
     def _keep(self, received: Received) -> None:
         with self._lock:
