@@ -177,6 +177,9 @@ async def sign_up(
             existing = await queries.signup(db, forum_id, registration_id)
             if existing is not None and existing["status"] != "left":
                 return existing["status"], await queries.waitlist_place(db, existing)
+            # Checked under the forum row's lock, in the transaction that takes the seat.
+            if await queries.is_over(db, forum_id):
+                raise Conflict(_("This forum is over: signing up is no longer possible."))
             clashing = await queries.clash(db, registration_id, forum)
             if clashing is not None:
                 raise _clash(clashing["title"])

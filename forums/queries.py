@@ -47,6 +47,17 @@ async def lock(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM forums WHERE id = $1 FOR UPDATE", forum_id)
 
 
+async def is_over(db: asyncpg.Connection, forum_id: int) -> bool:
+    """Whether the forum, or its whole conference, has ended: then nobody signs up any more."""
+    return bool(
+        await db.fetchval(
+            "SELECT f.ends_at <= now() OR c.ends_at <= now() FROM forums f "
+            "JOIN conferences c ON c.id = f.conference_id WHERE f.id = $1",
+            forum_id,
+        )
+    )
+
+
 async def insert(db: asyncpg.Connection, conference_id: int, values: dict[str, Any]) -> int:
     columns = [f for f in FORUM_FIELDS if f in values]
     placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))

@@ -61,8 +61,32 @@ def invalid_link() -> NotFoundException:
     )
 
 
+class ConfirmationClosed(Conflict):
+    """A confirmation link used after registration closed or the conference ended: it took
+    no place (409; the confirmation page shows registration/confirm_closed.html)."""
+
+    def __init__(self, conference_id: int) -> None:
+        super().__init__(
+            detail=_(
+                "Registration for this conference is closed. This confirmation link can no "
+                "longer be used, and no place is held for you."
+            )
+        )
+        self.conference_id = conference_id
+
+
 def token(key: bytes, purpose: str, salt: bytes) -> str:
     return tokens.derive(key, purpose, salt)
+
+
+# The calendar feed's own token: read-only, it opens the subscription feed and nothing else
+# (views.calendar_links). From the manage salt under a purpose of its own, so it is a token
+# independent of the self-service link, and a new manage salt renews both.
+CALENDAR_FEED = "calendar-feed"
+
+
+def calendar_token(key: bytes, manage_salt: bytes) -> str:
+    return token(key, CALENDAR_FEED, manage_salt)
 
 
 async def mail(
@@ -134,6 +158,7 @@ async def register(
         conference = await open_conference(db, slug)
         salts = {purpose: tokens.new_salt() for purpose in ("confirm", "manage", "ticket")}
         hashes = {p: tokens.digest(token(key, p, salt)) for p, salt in salts.items()}
+        hashes["calendar"] = tokens.digest(calendar_token(key, salts["manage"]))
         registration_id = await queries.insert(db, conference["id"], fields, salts, hashes)
         if registration_id is not None:
             given = {kind: CONSENT_TEXT_VERSIONS[kind] for kind, yes in consents.items() if yes}
@@ -174,6 +199,11 @@ async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tup
     status = answer["status"]
     if status == "cancelled":
         raise Conflict(_("This registration was cancelled. You are welcome to register again."))
+    if status == "closed":  # the window closed or the conference ended first (migration 0018)
+        pending = await queries.by_hash(db, "confirm_hash", tokens.digest(confirm_token))
+        if pending is None:  # made anonymous in between
+            raise invalid_link()
+        raise ConfirmationClosed(pending["conference_id"])
     if status not in ("confirmed", "waitlisted"):  # 'invalid' (no such link) or 'expired'
         raise invalid_link()
     return status, token(key, "manage", answer["manage_salt"])

@@ -98,6 +98,18 @@ def _privacy_notice(settings: Settings, conference: asyncpg.Record | None) -> Te
     )
 
 
+async def _confirmation_closed(
+    db: asyncpg.Connection, closed: logic.ConfirmationClosed
+) -> Template:
+    """Registration closed (or the conference ended) before the link was used: say so, and
+    what the person can still do. The holder of the link may learn which conference it is."""
+    conference = await db.fetchrow(
+        "SELECT *, ends_at <= now() AS ended FROM conferences WHERE id = $1",
+        closed.conference_id,
+    )
+    return _page("registration/confirm_closed.html", 409, conference=conference)
+
+
 class RegistrationPages(Controller):
     include_in_schema = False
 
@@ -162,9 +174,11 @@ class RegistrationPages(Controller):
         return _page("registration/confirm.html", token=tokens.normalise(token))
 
     @post("/confirm/{token:str}", middleware=[LINK_LIMIT])
-    async def confirm(self, db: DB, state: State, token: FromPath[str]) -> Redirect:
+    async def confirm(self, db: DB, state: State, token: FromPath[str]) -> Redirect | Template:
         try:
             _status, manage_token = await logic.confirm(db, token_key(state.settings), token)
+        except logic.ConfirmationClosed as closed:
+            return await _confirmation_closed(db, closed)
         except NotFoundException:
             # Not a registration's token: perhaps another domain's (each tries only its own
             # kind); if none knows it, the same invalid-link answer.

@@ -31,6 +31,7 @@ async def issue_pass(
     can make us send: service.mail_quota); runs in the caller's transaction."""
     salts = {purpose: tokens.new_salt() for purpose in ("confirm", "manage", "ticket")}
     hashes = {p: tokens.digest(logic.token(key, p, salt)) for p, salt in salts.items()}
+    hashes["calendar"] = tokens.digest(logic.calendar_token(key, salts["manage"]))
     fields = {
         "email": email.strip().lower(),
         "name": name.strip(),

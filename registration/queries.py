@@ -29,9 +29,9 @@ async def insert(
         f"""
         INSERT INTO registrations (conference_id, email, name, organisation, category, language,
             needs, confirm_salt, confirm_hash, confirm_expires_at, manage_salt, manage_hash,
-            ticket_salt, ticket_hash)
+            ticket_salt, ticket_hash, calendar_hash)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + interval '{CONFIRM_VALIDITY}',
-                $10, $11, $12, $13)
+                $10, $11, $12, $13, $14)
         ON CONFLICT (conference_id, email)
             WHERE status <> 'cancelled' AND category <> 'exhibitor_staff' DO NOTHING
         RETURNING id
@@ -49,6 +49,7 @@ async def insert(
         hashes["manage"],
         salts["ticket"],
         hashes["ticket"],
+        hashes.get("calendar"),  # else written when the feed's address is first shown
     )
 
 
@@ -133,7 +134,8 @@ async def confirm(
     """The whole confirmation in one statement (registration_confirm, migration 0011): under
     the conference row's lock, then the registration's, a place or the next waiting place, the
     status and the outbox row with its NOTIFY. (status, manage_salt); status is 'confirmed' or
-    'waitlisted' (also for a link used again), else 'cancelled', 'expired' or 'invalid'."""
+    'waitlisted' (also for a link used again), else 'cancelled', 'closed' (registration not
+    open now or the conference over: migration 0018), 'expired' or 'invalid'."""
     return await db.fetchrow(
         "SELECT o_status AS status, o_manage_salt AS manage_salt "
         "FROM registration_confirm($1, $2, $3, $4, $5)",
@@ -225,4 +227,27 @@ async def bump_calendars(db: asyncpg.Connection, conference_id: int) -> list[asy
         "UPDATE registrations SET calendar_sequence = calendar_sequence + 1 "
         "WHERE conference_id = $1 AND status = 'confirmed' RETURNING id, email, language",
         conference_id,
+    )
+
+
+async def remember_calendar_token(
+    db: asyncpg.Connection, registration_id: int, digest: bytes
+) -> None:
+    """The feed token's digest for a registration made before migration 0018 (which could
+    not fill it in: it needs SECRET_KEY); `insert` writes it for every new one, so this is a
+    no-op for them."""
+    await db.execute(
+        "UPDATE registrations SET calendar_hash = $2 WHERE id = $1 AND calendar_hash IS NULL",
+        registration_id,
+        digest,
+    )
+
+
+async def by_calendar_hash(db: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
+    """The registration of a calendar feed token; none once the person was made anonymous
+    (anonymisation replaces the other hashes, and this one must stop with them)."""
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM registrations r "
+        "WHERE r.calendar_hash = $1 AND r.anonymised_at IS NULL",
+        digest,
     )

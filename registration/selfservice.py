@@ -66,9 +66,12 @@ class SelfService(Controller):
 
     @get("/feed.ics")
     async def calendar_feed(self, db: DB, state: State, token: FromPath[str]) -> Response[bytes]:
-        """Subscribed to by calendar programs: always the current state."""
-        registration = await logic.by_manage_token(db, token)
-        body = await calendar.calendar_file(db, state.settings, registration, "PUBLISH")
+        """Subscribed to by calendar programs: always the current state. `token` is the feed's
+        own read-only token (calendar.by_feed_token); every other path here refuses it."""
+        registration = await calendar.by_feed_token(db, token)
+        body = await calendar.calendar_file(
+            db, state.settings, registration, "PUBLISH", read_only=True
+        )
         return Response(body, media_type=ICS, headers=PRIVATE)
 
     @post("/language")
@@ -131,7 +134,8 @@ class SelfService(Controller):
                 "registration": registration,
                 "view": view,
                 "conference": conference,
-                "links": links(state.settings, registration),
+                # The feed's address from the view: views.calendar_links stored its token.
+                "links": {**links(state.settings, registration), "webcal": view.calendar_feed_url},
                 "forums_available": forums_available(),
                 "qr": qr_svg(secret, label=_("QR code of your ticket")) if secret else None,
                 "secret": secret,

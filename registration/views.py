@@ -6,6 +6,7 @@ import asyncpg
 
 from registration import logic, queries
 from registration.schemas import ForumSignup, Registration, Ticket
+from service import tokens
 from service.settings import Settings
 from service.tokens import key_from_secret
 
@@ -41,6 +42,7 @@ def token_key(settings: Settings) -> bytes:
 
 
 def links(settings: Settings, registration: asyncpg.Record) -> dict[str, str]:
+    """The self-service addresses. The subscription feed is not among them: see calendar_links."""
     manage = logic.token(token_key(settings), "manage", registration["manage_salt"])
     base = f"{settings.base_url}/r/{manage}"
     return {
@@ -49,10 +51,21 @@ def links(settings: Settings, registration: asyncpg.Record) -> dict[str, str]:
         "qr_svg": f"{base}/ticket.svg",
         "qr_png": f"{base}/ticket.png",
         "ics": f"{base}/calendar.ics",
-        "feed": f"{base}/feed.ics",
-        "webcal": base.replace("https://", "webcal://").replace("http://", "webcal://")
-        + "/feed.ics",
     }
+
+
+async def calendar_links(
+    db: asyncpg.Connection, settings: Settings, registration: asyncpg.Record
+) -> dict[str, str]:
+    """The subscription feed's address, with a token of its own that opens the feed and
+    nothing else: a subscription address ends up in calendar services and shared calendars,
+    so it must not be the self-service link (which can cancel and erase). A registration
+    from before migration 0018 has no digest of it yet (the database cannot derive one: no
+    SECRET_KEY), so it is stored here, on the way out, once."""
+    feed = logic.calendar_token(token_key(settings), registration["manage_salt"])
+    await queries.remember_calendar_token(db, registration["id"], tokens.digest(feed))
+    url = f"{settings.base_url}/r/{feed}/feed.ics"
+    return {"feed": url, "webcal": "webcal://" + url.split("://", 1)[1]}
 
 
 def ticket_secret(settings: Settings, registration: asyncpg.Record) -> str | None:
@@ -75,6 +88,7 @@ async def registration_view(
         "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
     )
     urls = links(settings, registration)
+    feed = await calendar_links(db, settings, registration)
     secret = ticket_secret(settings, registration)
     return Registration(
         status=registration["status"],
@@ -87,5 +101,5 @@ async def registration_view(
         waitlist_position=await queries.waitlist_place(db, registration),
         ticket=Ticket(secret, urls["qr_svg"], urls["qr_png"], urls["ics"]) if secret else None,
         forums=await forum_signups(db, registration["id"]),
-        calendar_feed_url=urls["webcal"],
+        calendar_feed_url=feed["webcal"],
     )

@@ -145,13 +145,28 @@ async def test_purge_removes_needs_after_the_conference_and_people_after_retenti
 ):
     for slug, ends_at in CONFERENCES.items():
         await make_conference(client, organiser, slug, ends_at)
-        async with pool.acquire() as db:  # register for the past ones: keep the window open
-            await db.execute(
-                "UPDATE conferences SET registration_closes_at = now() + interval '1 day' "
+        # People registered and confirmed while registration was open (a confirmation after
+        # the end takes no place): the conference lies ahead for that, then gets its dates.
+        async with pool.acquire() as db:
+            dates = await db.fetchrow(
+                "SELECT starts_at, ends_at, registration_closes_at FROM conferences "
                 "WHERE slug = $1",
                 slug,
             )
+            await db.execute(
+                "UPDATE conferences SET starts_at = now() + interval '1 day', "
+                "ends_at = now() + interval '2 days', "
+                "registration_closes_at = now() + interval '1 day' WHERE slug = $1",
+                slug,
+            )
         await fill(client, organiser, pool, settings, slug)
+        async with pool.acquire() as db:
+            await db.execute(
+                "UPDATE conferences SET starts_at = $2, ends_at = $3, "
+                "registration_closes_at = $4 WHERE slug = $1",
+                slug,
+                *dates,
+            )
     before = {slug: await reports(client, organiser, slug) for slug in CONFERENCES}
     unchanged = await snapshot(pool)
 
