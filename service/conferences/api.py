@@ -26,6 +26,9 @@ STAFF_SECURITY = [{"BearerToken": []}]
 
 
 async def _conference(db: asyncpg.Connection, slug: str, *, staff_view: bool = False) -> Conference:
+    """The conference as the API shows it. A change reads its answer with this inside its own
+    transaction: if the answer cannot be made (a date stored before dates were bounded that
+    overflows in the conference's time zone), the change is not committed either."""
     conference, items = await logic.load(db, slug, include_unpublished=staff_view)
     return logic.to_api(conference, items)
 
@@ -65,6 +68,8 @@ class ConferenceAPI(Controller):
     async def create_conference(
         self, db: DB, data: JSONBody[ConferenceCreate]
     ) -> Response[Conference]:
+        # (Read after the commit: in its transaction, now() would be before the default
+        # opening of registration. Only bounded, new values can be read here.)
         slug = await logic.create_conference(db, given(data))
         conference = await _conference(db, slug, staff_view=True)
         return Response(
@@ -77,8 +82,9 @@ class ConferenceAPI(Controller):
     async def update_conference(
         self, db: DB, slug: FromPath[str], data: JSONBody[ConferenceUpdate]
     ) -> Conference:
-        new_slug = await logic.update_conference(db, slug, given(data))
-        return await _conference(db, new_slug, staff_view=True)
+        async with db.transaction():  # see `_conference`
+            new_slug = await logic.update_conference(db, slug, given(data))
+            return await _conference(db, new_slug, staff_view=True)
 
     @post(
         "/{slug:str}/programme",
@@ -90,8 +96,9 @@ class ConferenceAPI(Controller):
     async def add_item(
         self, db: DB, slug: FromPath[str], data: JSONBody[ProgrammeItemCreate]
     ) -> ProgrammeItem:
-        item_id = await logic.add_item(db, slug, given(data))
-        return await self._item(db, slug, item_id)
+        async with db.transaction():  # see `_conference`
+            item_id = await logic.add_item(db, slug, given(data))
+            return await self._item(db, slug, item_id)
 
     @patch(
         "/{slug:str}/programme/{item_id:int}",
@@ -106,8 +113,9 @@ class ConferenceAPI(Controller):
         item_id: FromPath[int],
         data: JSONBody[ProgrammeItemUpdate],
     ) -> ProgrammeItem:
-        await logic.change_item(db, slug, item_id, given(data))
-        return await self._item(db, slug, item_id)
+        async with db.transaction():  # see `_conference`
+            await logic.change_item(db, slug, item_id, given(data))
+            return await self._item(db, slug, item_id)
 
     @delete(
         "/{slug:str}/programme/{item_id:int}",
