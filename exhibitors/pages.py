@@ -248,9 +248,9 @@ def read_directory(form: Form) -> dict[str, Any]:
 
 
 def read_request(form: Form) -> dict[str, Any]:
-    organisation = form.text("organisation", required=True)
+    organisation = form.name("organisation", required=True, kind="organisation_name")
     kind = form.choice("kind", KIND_VALUES)
-    contact_name = form.text("contact_name", required=True)
+    contact_name = form.name("contact_name", required=True)
     email = read_email(form, "email")
     phone = form.text("phone", max_length=50)
     if phone and "phone" not in form.errors and not PHONE.match(phone):
@@ -412,7 +412,7 @@ class ExhibitorSelfService(Controller):
     async def add_pass(self, request: Request, db: DB, state: State, token: FromPath[str]) -> Any:
         booking = await logic.by_manage_token(db, token)
         form = Form(await request.form())
-        name = form.text("pass_name", required=True)
+        name = form.name("pass_name", required=True)
         email = read_email(form, "pass_email")
         language = form.choice("pass_language", ("de", "en"))
         if form.valid:

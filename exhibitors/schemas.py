@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from service.validation import END, ONE_LINE, TEXT, Email, Id
+from service.validation import (
+    END,
+    ONE_LINE,
+    TEXT,
+    Email,
+    Id,
+    Input,
+    OrganisationName,
+    PersonName,
+)
 
 Feature = Literal["power", "wall", "corner", "table"]
 Kind = Literal[
@@ -22,7 +31,6 @@ Code = Annotated[
 # Stored to the centimetre (numeric(6, 2)): less than 1 cm would be 0.
 Metres = Annotated[float, Meta(ge=0.01, le=100)]
 Position = Annotated[float, Meta(ge=0, le=10_000)]
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 _URL = r"[^\u0000-\u0020\u007f-\u00a0<>\"]"  # no space, control character, <, > or "
 Website = Annotated[str, Meta(max_length=300, pattern=rf"^$|^https?://{_URL}+\.{_URL}+{END}")]
 Description = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
@@ -91,10 +99,10 @@ class Stand(Struct):
     booked_by: str | None
 
 
-class BookingCreate(Struct, forbid_unknown_fields=True):
-    organisation: Name
+class BookingCreate(Input, forbid_unknown_fields=True):
+    organisation: OrganisationName
     kind: Kind
-    contact_name: Name
+    contact_name: PersonName
     email: Email
     description: Description
     topics: Annotated[list[Topic], Meta(max_length=10)]
@@ -149,8 +157,8 @@ class Pass(Struct):
     ticket_secret: str | None
 
 
-class PassCreate(Struct, forbid_unknown_fields=True):
-    name: Name
+class PassCreate(Input, forbid_unknown_fields=True):
+    name: PersonName
     email: Email
     language: Literal["de", "en"] = "de"
 

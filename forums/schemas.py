@@ -7,17 +7,16 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from service.validation import ONE_LINE, TEXT, Id
+from service.validation import ONE_LINE, TEXT, Id, Input, Moment
 
 Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 OptionalTitle = Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
 Text = Annotated[str, Meta(max_length=5000, pattern=TEXT)]
 Short = Annotated[str, Meta(max_length=300, pattern=ONE_LINE)]
-Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with offset")]
 Capacity = Annotated[int, Meta(ge=0, le=100_000)]
 
 
-class ForumCreate(Struct, forbid_unknown_fields=True):
+class ForumCreate(Input, forbid_unknown_fields=True):
     title: Title
     starts_at: Moment
     ends_at: Moment
@@ -32,7 +31,7 @@ class ForumCreate(Struct, forbid_unknown_fields=True):
     moderators: Short = ""
 
 
-class ForumUpdate(Struct, forbid_unknown_fields=True):
+class ForumUpdate(Input, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
     starts_at: Moment | UnsetType = UNSET
     ends_at: Moment | UnsetType = UNSET

@@ -10,7 +10,8 @@ the answer it got before and records nothing new.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,12 @@ FAILED_SCANS_PER_MINUTE = 30
 # Category labels per language, as JSON (the catalogues do not change while running).
 _LABELS: dict[str, str] = {}
 REASONS = ("invalid", "already_checked_in", "cancelled", "not_confirmed", "other_conference")
+# A door decides offline while its network is down and uploads when it is back, at the
+# conference or at a rehearsal before it (live scans are recorded at any time). A scan from
+# longer than this before both the conference's start and the upload comes from a wrong clock;
+# stored, it would sit at the far end of the dashboard's timeline and its exports. (A scan
+# later than the upload is recorded at the upload: a clock running ahead.)
+OFFLINE_SCAN_SLACK = timedelta(days=2)
 
 
 class TooManyFailures(Exception):
@@ -167,6 +174,21 @@ async def scan(
             _category_labels(),
         )
     )
+
+
+def offline_times_refused(
+    scanned_at: Sequence[datetime], starts_at: datetime, now: datetime
+) -> dict[str, str]:
+    """Field errors (`scans[i].scanned_at`) for offline scans that cannot have happened then."""
+    earliest = min(starts_at, now) - OFFLINE_SCAN_SLACK
+    return {
+        f"scans[{i}].scanned_at": i18n.gettext(
+            "This scan time lies too long before the conference and before now "
+            "(at most two days): please check the device's clock."
+        )
+        for i, moment in enumerate(scanned_at)
+        if moment < earliest
+    }
 
 
 async def scan_by_token(

@@ -60,9 +60,9 @@ def _form_names(errors: dict[str, str]) -> dict[str, str]:
 
 
 def read_form(form: Form) -> tuple[dict[str, Any], dict[str, bool]]:
-    form.text("name", required=True)
+    form.name("name", required=True)
     form.email("email", required=True)
-    form.text("organisation")
+    form.name("organisation", kind="organisation_name")
     form.choice("category", options.CATEGORY_VALUES)
     form.choice("language", ("de", "en"))
     accessibility = form.choices("accessibility", options.ACCESSIBILITY_VALUES, at_least=0)

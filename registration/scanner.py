@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -37,9 +37,10 @@ from service import i18n
 from service.auth import CurrentStaff, StaffUser
 from service.conferences import queries as conference_queries
 from service.db import DB
+from service.errors import FieldErrors
 from service.i18n import gettext as _
 from service.settings import PROJECT_ROOT
-from service.validation import ONE_LINE
+from service.validation import ONE_LINE, Input
 
 STATIC = PROJECT_ROOT / "service" / "static"
 PAGE = "/scan"
@@ -235,10 +236,20 @@ class OfflineData(Struct):
     refused: list[RefusedTicket]
 
 
-class BatchScan(Struct, forbid_unknown_fields=True):
+class BatchScan(Input, forbid_unknown_fields=True):
     secret: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
     nonce: Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
-    scanned_at: Annotated[datetime, Meta(tz=True)]
+    scanned_at: Annotated[
+        datetime,
+        Meta(
+            tz=True,
+            description=(
+                "When the door scanned it: ISO 8601 with offset, not more than two days before "
+                "both the conference's start and the upload (a later time than the upload is "
+                "recorded as the upload's)"
+            ),
+        ),
+    ]
     gate: Annotated[str, Meta(max_length=50, pattern=ONE_LINE)] = ""
     type: Literal["entry", "exit"] = "entry"
 
@@ -406,7 +417,11 @@ class ScannerAPI(Controller):
         ),
     )
     async def batch(self, db: DB, staff: CurrentStaff, data: JSONBody[BatchRequest]) -> BatchAnswer:
-        await _conference(db, data.conference)
+        conference = await _conference(db, data.conference)
+        times = [scan.scanned_at for scan in data.scans]
+        refused = checkin.offline_times_refused(times, conference["starts_at"], datetime.now(UTC))
+        if refused:
+            raise FieldErrors(refused)
         return await upload(db, staff, data.conference, data.scans)
 
 

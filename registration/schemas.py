@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from service.validation import ONE_LINE, TEXT, Email
+from service.validation import ONE_LINE, TEXT, Email, Input, OptionalOrganisationName, PersonName
 
 Category = Literal["volunteer", "full_time_staff", "association", "speaker", "press"]
 Status = Literal["pending_confirmation", "confirmed", "waitlisted", "cancelled"]
@@ -17,7 +17,6 @@ Accessibility = Literal[
     "wheelchair", "step_free", "sign_language", "induction_loop", "easy_language", "other"
 ]
 Diet = Literal["vegetarian", "vegan", "halal", "kosher", "gluten_free", "lactose_free", "other"]
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Token = Annotated[str, Meta(min_length=1, max_length=100)]
 
 
@@ -39,13 +38,13 @@ class Consents(Struct, forbid_unknown_fields=True):
     photos: bool = False
 
 
-class RegistrationCreate(Struct, forbid_unknown_fields=True):
-    name: Name
+class RegistrationCreate(Input, forbid_unknown_fields=True):
+    name: PersonName
     email: Email
     category: Category
     language: Language
     consents: Consents
-    organisation: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)] = ""
+    organisation: OptionalOrganisationName = ""
     needs: Needs | None = None
 
 

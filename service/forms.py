@@ -15,9 +15,15 @@ from zoneinfo import ZoneInfo
 from litestar.datastructures import FormMultiDict
 
 from service.i18n import gettext as _
+from service.validation import (
+    in_range,
+    is_address,
+    name_message,
+    name_problem,
+    out_of_range_message,
+)
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control characters no form field takes (tabs and line breaks aside): PostgreSQL refuses NUL,
 # and the rest only confuses what shows the text. The JSON API refuses the same
 # (service.validation.TEXT).
@@ -58,6 +64,16 @@ class Form:
         self.values[name] = value
         return value
 
+    def name(
+        self, name: str, *, required: bool = False, max_length: int = 200, kind: str = "name"
+    ) -> str:
+        """A person's name (kind "name") or an organisation's ("organisation_name"): visible
+        letters, as the API's names (service.validation.name_problem)."""
+        value = self.text(name, required=required, max_length=max_length)
+        if value and name not in self.errors and (problem := name_problem(value, kind)):
+            self.errors[name] = name_message(problem, kind)
+        return value
+
     def slug(self, name: str) -> str:
         value = self.text(name, required=True, max_length=80)
         if value and name not in self.errors and not SLUG.match(value):
@@ -68,7 +84,8 @@ class Form:
 
     def email(self, name: str, *, required: bool = False) -> str:
         value = self.text(name, required=required, max_length=254).lower()
-        if value and name not in self.errors and not EMAIL.match(value):
+        # The API's check: one mailbox as the mail package reads it.
+        if value and name not in self.errors and not is_address(value):
             self.errors[name] = _("Please enter a valid e-mail address, e.g. name@example.org.")
         self.values[name] = value
         return value
@@ -106,6 +123,9 @@ class Form:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
+        if not in_range(value):
+            self.errors[name] = out_of_range_message()
+            return None
         self.values[name] = value
         return value
 

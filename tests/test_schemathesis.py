@@ -127,9 +127,11 @@ schema.hook(flatmap_case)
 boundaries.hook(flatmap_case)
 
 
-# Rules across fields that a JSON schema cannot state: the end after the start, the closing of
-# registration after its opening, the privacy notice accepted and consent for stated needs.
-# A schema-valid body may be refused with 400 here, so positive_data_acceptance does not apply.
+# Rules that a JSON schema cannot state: across fields (the end after the start, the closing of
+# registration after its opening, the privacy notice accepted and consent for stated needs, an
+# offline scan near the conference) and within one (a date-time in the years 2000-2100, a name
+# with a visible letter, an address that is one mailbox; service.validation.Input). A
+# schema-valid body may be refused with 400 here, so positive_data_acceptance does not apply.
 CROSS_FIELD_RULES = {
     "POST /api/v1/conferences",
     "PATCH /api/v1/conferences/{slug}",
@@ -138,6 +140,9 @@ CROSS_FIELD_RULES = {
     "POST /api/v1/conferences/{slug}/forums",
     "PATCH /api/v1/forums/{forum_id}",
     "POST /api/v1/conferences/{slug}/registrations",
+    "POST /api/v1/conferences/{slug}/exhibitor-bookings",
+    "POST /api/v1/exhibitor-bookings/{token}/passes",
+    "POST /api/v1/checkin/batch",
 }
 
 

@@ -46,7 +46,7 @@ def _conference_form(form: Form, seats_taken: int = 0) -> None:
     form.moment("registration_opens_at", required=False)
     form.moment("registration_closes_at", required=False)
     form.choices("languages", ("de", "en"))
-    form.text("organiser_name", max_length=500)
+    form.name("organiser_name", max_length=500, kind="organisation_name")
     form.email("organiser_email")
     form.errors = {**logic.conference_errors(form.values, seats_taken), **form.errors}
 

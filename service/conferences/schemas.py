@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from service.validation import EMAIL_PATTERN, END, ONE_LINE, TEXT
+from service.validation import END, ONE_LINE, TEXT, Input, Moment, OptionalEmail, name_type
 
 Slug = Annotated[
     str,
@@ -22,14 +22,13 @@ Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 ShortText = Annotated[str, Meta(max_length=500, pattern=ONE_LINE)]
 Address = Annotated[str, Meta(max_length=500, pattern=TEXT)]
 LongText = Annotated[str, Meta(max_length=10_000, pattern=TEXT)]
-Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with offset")]
 Capacity = Annotated[int, Meta(ge=0, le=1_000_000)]
 Language = Literal["de", "en"]
 ItemKind = Literal["plenary", "forums", "market", "break"]
-Email = Annotated[str, Meta(max_length=254, pattern=f"^${END}|{EMAIL_PATTERN}")]
+OrganiserName = name_type(kind="organisation_name", max_length=500, required=False)
 
 
-class ConferenceCreate(Struct, forbid_unknown_fields=True):
+class ConferenceCreate(Input, forbid_unknown_fields=True):
     slug: Slug
     title: Title
     venue: Title
@@ -43,11 +42,11 @@ class ConferenceCreate(Struct, forbid_unknown_fields=True):
     languages: Annotated[list[Language], Meta(min_length=1, max_length=2)] = msgspec.field(
         default_factory=lambda: ["de", "en"]
     )
-    organiser_name: ShortText = ""
-    organiser_email: Email = ""
+    organiser_name: OrganiserName = ""
+    organiser_email: OptionalEmail = ""
 
 
-class ConferenceUpdate(Struct, forbid_unknown_fields=True):
+class ConferenceUpdate(Input, forbid_unknown_fields=True):
     slug: Slug | UnsetType = UNSET
     title: Title | UnsetType = UNSET
     venue: Title | UnsetType = UNSET
@@ -59,12 +58,12 @@ class ConferenceUpdate(Struct, forbid_unknown_fields=True):
     registration_closes_at: Moment | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     languages: Annotated[list[Language], Meta(min_length=1, max_length=2)] | UnsetType = UNSET
-    organiser_name: ShortText | UnsetType = UNSET
-    organiser_email: Email | UnsetType = UNSET
+    organiser_name: OrganiserName | UnsetType = UNSET
+    organiser_email: OptionalEmail | UnsetType = UNSET
     published: bool | UnsetType = UNSET
 
 
-class ProgrammeItemCreate(Struct, forbid_unknown_fields=True):
+class ProgrammeItemCreate(Input, forbid_unknown_fields=True):
     title: Title
     kind: ItemKind
     starts_at: Moment
@@ -72,7 +71,7 @@ class ProgrammeItemCreate(Struct, forbid_unknown_fields=True):
     room: ShortText = ""
 
 
-class ProgrammeItemUpdate(Struct, forbid_unknown_fields=True):
+class ProgrammeItemUpdate(Input, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
     kind: ItemKind | UnsetType = UNSET
     starts_at: Moment | UnsetType = UNSET
