@@ -147,8 +147,8 @@ async def _measure(server_url: str) -> list[Row]:
     from litestar.datastructures import State
     from litestar.di import Provide
 
-    from registration import checkin
-    from registration.checkin_api import ScanAPI
+    from registration.entrance import checkin
+    from registration.entrance.api import ScanAPI
     from service.app import create_app
     from service.auth import token_digest
     from service.db import create_pool, provide_db

@@ -11,11 +11,9 @@ from litestar import Router
 
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
-from registration.checkin_api import CheckinAPI, ScanAPI
-from registration.entrance import EntranceAPI, EntrancePages
+from registration.entrance import CONTROLLERS as ENTRANCE
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
-from registration.scanner import ScannerAPI, ScannerPage
 from registration.selfservice import SelfService
 from registration.staff_api import RegistrationStaffAPI
 from registration.staff_pages import RegistrationStaffPages
@@ -29,12 +27,7 @@ router = Router(
         SelfService,
         RegistrationStaffAPI,
         RegistrationStaffPages,
-        ScanAPI,
-        CheckinAPI,
-        EntranceAPI,
-        EntrancePages,
-        ScannerAPI,
-        ScannerPage,
+        *ENTRANCE,
     ],
 )
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from registration import checkin, logic, queries
+from registration import logic, queries
+from registration.entrance import checkin
 from service import tokens
 from service.auth import StaffUser
 from service.conferences import queries as conference_queries

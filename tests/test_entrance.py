@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from registration import checkin
+from registration.entrance import checkin
 from service.auth import StaffUser
 from service.qr import qr_svg
 from tests.conftest import login

@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from registration import checkin
+from registration.entrance import checkin
 from service.auth import (
     CurrentStaff,
     bearer_token,

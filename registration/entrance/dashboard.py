@@ -28,8 +28,8 @@ from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Stream, Template
 
-from registration import checkin, options
-from registration import entrance_queries as queries
+from registration import options
+from registration.entrance import checkin, queries
 from registration.schemas import Needs
 from registration.staff_api import (
     CATEGORIES,

@@ -31,8 +31,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from msgspec import Meta, Struct
 
-from registration import checkin, options
-from registration.checkin_api import SCANNER, STAFF, Attendee
+from registration import options
+from registration.entrance import checkin
+from registration.entrance.api import SCANNER, STAFF, Attendee
 from service import i18n
 from service.auth import CurrentStaff, StaffUser
 from service.conferences import queries as conference_queries

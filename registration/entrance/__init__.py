@@ -1,0 +1,18 @@
+"""The entrance: tickets checked at the doors, and what organisers see of it.
+
+- `checkin`: the decision for one scan (a ticket admitted exactly once), manual entry, undo
+- `api`: the check-in API for doors and scripts (`ScanAPI` is the door's hot path)
+- `scanner`: the scanner page for staff phones, its offline data and the batch upload
+- `dashboard`: the live dashboard (numbers, chart, event stream) and the name badges
+- `queries`: the entrance's SQL
+
+Registration's controllers mount `CONTROLLERS`; nothing else of the entrance is used outside.
+"""
+
+from registration.entrance.api import CheckinAPI, ScanAPI
+from registration.entrance.dashboard import EntranceAPI, EntrancePages
+from registration.entrance.scanner import ScannerAPI, ScannerPage
+
+CONTROLLERS = [ScanAPI, CheckinAPI, EntranceAPI, EntrancePages, ScannerAPI, ScannerPage]
+
+__all__ = ["CONTROLLERS"]
