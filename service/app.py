@@ -20,11 +20,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import accessibility, conferences, health, outbox, staff
+from service import accessibility, conferences, health, hot_path, outbox, staff
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers, status_for
-from service.i18n import language_middleware
+from service.i18n import accept_language_middleware, language_middleware
 from service.live import LiveHub
 from service.openapi import ClosedStructs, ProblemResponses
 from service.security import SwaggerWithoutInlineScript, security_headers, uses_https
@@ -71,6 +71,10 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             )
 
     return middleware
+
+
+# The door's hot path: routes a device calls with its token at scan rate (service/hot_path.py).
+DEVICE_ROUTES = frozenset({("POST", "/api/v1/checkin")})
 
 
 def _key(settings: Settings, purpose: str) -> bytes:
@@ -139,15 +143,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[security_headers(settings)],
         middleware=[
             request_log_middleware,
-            language_middleware,
-            CookieBackendConfig(
-                secret=_key(settings, "session"),
-                key="tagung_session",
-                max_age=12 * 3600,
-                secure=secure_cookies,
-                httponly=True,
-                samesite="lax",
-            ).middleware,
+            # A door device's scan (Bearer token, no cookie, no query) skips the session and
+            # the language cookie, which have nothing to do for it, and compression below
+            # (service/hot_path.py); the scanner page's scans with a cookie pass them all.
+            hot_path.by_caller(
+                browser=[
+                    language_middleware,
+                    CookieBackendConfig(
+                        secret=_key(settings, "session"),
+                        key="tagung_session",
+                        max_age=12 * 3600,
+                        secure=secure_cookies,
+                        httponly=True,
+                        samesite="lax",
+                    ).middleware,
+                ],
+                device=[accept_language_middleware],
+                routes=DEVICE_ROUTES,
+            ),
         ],
         csrf_config=CSRFConfig(
             secret=_key(settings, "csrf").hex(),
@@ -189,7 +202,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         # Pages, the OpenAPI and the scanner's offline data (≈ 180 kB for 700 tickets) shrink
         # five- to tenfold; small answers (a scan decision) are sent as they are.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1000),
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=1000,
+            middleware_class=hot_path.CompressionExceptDeviceCalls,
+        ),
         # Forms and JSON bodies here are small; a bigger body is refused (413) unread.
         request_max_body_size=1_000_000,
         debug=settings.debug,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -101,6 +101,31 @@ def language_middleware(app: ASGIApp) -> ASGIApp:
             current_language.reset(token)
 
     return middleware
+
+
+def accept_language_middleware(app: ASGIApp) -> ASGIApp:
+    """`language_middleware` for a request with no cookie and no query string (a device's scan,
+    service/hot_path.py): the language it would choose, from Accept-Language alone, without
+    parsing cookies and a query and without wrapping `send` (there is no cookie to set)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        accept = ""
+        for name, value in scope["headers"]:
+            if name == b"accept-language":
+                accept = value.decode("latin-1")  # the last one, as language_middleware's dict
+        token = current_language.set(_accepted_language(accept))
+        try:
+            await app(scope, receive, send)
+        finally:
+            current_language.reset(token)
+
+    return middleware
+
+
+@lru_cache(maxsize=256)
+def _accepted_language(header: str) -> str:
+    # A door device sends the same header on every scan; the cache is bounded whatever comes.
+    return choose_language(None, None, header)
 
 
 # Dates and times, always shown in the conference's time zone.
