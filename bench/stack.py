@@ -8,8 +8,11 @@ neighbours than a throughput run, so the layers can be told apart:
 - **driver**: the scan's one statement through asyncpg alone (what any Python client pays);
 - **bare Litestar**: a Litestar app with only the scan route (same handler, same guard, same
   body type), no middleware: the framework's floor for this request;
-- **the app**: `service.app.create_app`, every middleware as served (request log, language,
-  session, CSRF, compression), and the same app without its request log line.
+- **the app**: `service.app.create_app` as served, where a Bearer scan without a cookie takes
+  the door's hot path (service/hot_path.py: no session, language cookie or compression); the
+  same app without its request log line; and the same scan with a cookie beside the token,
+  which passes every middleware (request log, language, session, CSRF, compression) as the
+  scanner page's scans do.
 
 The differences between rows are what each layer costs. The baseline here is the driver row
 (a ratio against it says how much the web path adds); nothing is compared with pgbench.
@@ -40,7 +43,7 @@ WARMUP = 300
 Scope = dict[str, Any]
 
 
-def _scope(token: str, body: bytes) -> Scope:
+def _scope(token: str, body: bytes, cookie: bytes | None = None) -> Scope:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -56,6 +59,7 @@ def _scope(token: str, body: bytes) -> Scope:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"authorization", f"Bearer {token}".encode()),
+            *([(b"cookie", cookie)] if cookie else []),
         ],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
@@ -177,13 +181,13 @@ async def _measure(server_url: str) -> list[Row]:
                     db, digest, conference_slug=SLUG, secret=secret, gate="Nord"
                 )
 
-        async def through(app: Any) -> float:
+        async def through(app: Any, cookie: bytes | None = None) -> float:
             stop = await _lifespan(app)
             try:
 
                 async def step(secret: str) -> None:
                     body = _body(secret)
-                    status = await _call(app, _scope(token, body), body)
+                    status = await _call(app, _scope(token, body, cookie), body)
                     if status != 200:
                         raise RuntimeError(f"scan answered {status}")
 
@@ -211,6 +215,9 @@ async def _measure(server_url: str) -> list[Row]:
         await pool.close()
         progress("stack: the app")
         app_us = await through(create_app(settings))
+        progress("stack: the app, a cookie beside the token")
+        # German either way: the cookie names the language Accept-Language would give.
+        cookie_us = await through(create_app(settings), cookie=b"lang=de")
         progress("stack: the app, request log off")
         request_log = logging.getLogger("tagung.requests")
         request_log.disabled = True
@@ -227,4 +234,5 @@ async def _measure(server_url: str) -> list[Row]:
         line("bare Litestar, the scan route only", bare_us),
         line("the app, request log off", quiet_us),
         line("the app as served", app_us),
+        line("the app, a cookie beside the token", cookie_us),
     ]
