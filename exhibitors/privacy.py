@@ -43,27 +43,10 @@ _EXPORTED_FIELDS = (
 
 async def export(db: asyncpg.Connection, booking_id: int) -> dict[str, Any]:
     """Everything stored about a booking: its contact, the request, the stand staff named."""
-    row = await db.fetchrow(
-        "SELECT b.*, s.code AS stand_code FROM exhibitor_bookings b "
-        "LEFT JOIN stands s ON s.id = b.stand_id WHERE b.id = $1",
-        booking_id,
-    )
-    conference = await db.fetchrow(
-        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
-        row["conference_id"],
-    )
-    passes = await db.fetch(
-        "SELECT r.name, r.email, r.language, r.status, r.created_at, r.cancelled_at "
-        "FROM exhibitor_passes p JOIN registrations r ON r.id = p.registration_id "
-        "WHERE p.booking_id = $1 AND r.anonymised_at IS NULL ORDER BY r.id",
-        booking_id,
-    )
-    mails = await db.fetch(
-        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
-        "WHERE kind LIKE $2 || '%' AND ref_id = $1 ORDER BY id",
-        booking_id,
-        MAIL_KINDS,
-    )
+    row = await queries.export_booking(db, booking_id)
+    conference = await queries.export_conference(db, row["conference_id"])
+    passes = await queries.export_passes(db, booking_id)
+    mails = await queries.export_mails(db, booking_id, MAIL_KINDS)
     booking = {key: row[key] for key in _EXPORTED_FIELDS}
     for key in ("wished_width_m", "wished_depth_m"):
         booking[key] = float(booking[key]) if booking[key] is not None else None
@@ -79,28 +62,9 @@ async def export(db: asyncpg.Connection, booking_id: int) -> dict[str, Any]:
 async def anonymise(db: asyncpg.Connection, booking_ids: list[int]) -> int:
     """Makes these bookings' contact data anonymous (those not yet), with the passes they
     named; returns how many bookings. Call it inside a transaction."""
-    ids = [
-        row["id"]
-        for row in await db.fetch(
-            """
-            UPDATE exhibitor_bookings
-            SET contact_name = '–', email = 'anonymised-' || id || '@invalid', phone = '',
-                website = '', description = '', description_en = '', reason = '',
-                confirm_hash = sha256(uuid_send(gen_random_uuid())),
-                manage_hash = sha256(uuid_send(gen_random_uuid())),
-                anonymised_at = now(), updated_at = now()
-            WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
-            RETURNING id
-            """,
-            booking_ids,
-        )
-    ]
+    ids = await queries.anonymise(db, booking_ids)
     if ids:
-        passes = await db.fetch(
-            "SELECT registration_id FROM exhibitor_passes WHERE booking_id = ANY($1::bigint[])",
-            ids,
-        )
-        await anonymise_registrations(db, [p["registration_id"] for p in passes])
+        await anonymise_registrations(db, await queries.pass_registrations(db, ids))
         await outbox.forget(db, MAIL_KINDS, ids)
     return len(ids)
 
@@ -110,10 +74,7 @@ async def erase(db: asyncpg.Connection, booking: asyncpg.Record) -> None:
     free, the passes stop working), then anonymous; mails not yet sent are dropped. After the
     end the status stays, for the report. One transaction."""
     async with db.transaction():
-        ended = await db.fetchval(
-            "SELECT ends_at <= now() FROM conferences WHERE id = $1", booking["conference_id"]
-        )
-        if not ended:
+        if not await queries.conference_ended(db, booking["conference_id"]):
             await logic.cancel(db, booking)
         await anonymise(db, [booking["id"]])
 
@@ -121,14 +82,7 @@ async def erase(db: asyncpg.Connection, booking: asyncpg.Record) -> None:
 async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
     """Bookings of conferences that ended `days_after_end` days ago or earlier:
     (bookings, conferences). Safe to run again."""
-    rows = await db.fetch(
-        """
-        SELECT b.id, b.conference_id FROM exhibitor_bookings b
-        JOIN conferences c ON c.id = b.conference_id
-        WHERE b.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
-        """,
-        days_after_end,
-    )
+    rows = await queries.ended_bookings(db, days_after_end)
     count = await anonymise(db, [row["id"] for row in rows])
     return count, len({row["conference_id"] for row in rows})
 
@@ -188,9 +142,7 @@ class ExhibitorPrivacyPages(Controller):
     @get("/delete")
     async def confirm_erasure(self, db: DB, token: FromPath[str]) -> Template:
         booking = await logic.by_manage_token(db, token)
-        conference = await db.fetchrow(
-            "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
-        )
+        conference = await queries.conference(db, booking["conference_id"])
         return Template(
             "exhibitors/delete.html",
             context={
@@ -205,9 +157,7 @@ class ExhibitorPrivacyPages(Controller):
     @post("/delete")
     async def erase_booking(self, db: DB, token: FromPath[str]) -> Template:
         booking = await logic.by_manage_token(db, token)
-        conference = await db.fetchrow(
-            "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
-        )
+        conference = await queries.conference(db, booking["conference_id"])
         await erase(db, booking)
         return Template(
             "registration/erased.html",

@@ -1,4 +1,6 @@
-"""Every SQL statement of the exhibitors domain."""
+"""Every SQL statement of the exhibitors domain: stands, bookings, passes, the directory,
+and the reads and the erasure of data protection. The other modules call these functions and
+hold no SQL of their own."""
 
 from __future__ import annotations
 
@@ -233,6 +235,13 @@ async def passes(db: asyncpg.Connection, booking_id: int) -> list[asyncpg.Record
     )
 
 
+async def pass_count(db: asyncpg.Connection, booking_id: int) -> int:
+    """Passes named for the booking's stand, withdrawn ones too."""
+    return await db.fetchval(
+        "SELECT count(*) FROM exhibitor_passes WHERE booking_id = $1", booking_id
+    )
+
+
 async def add_pass(db: asyncpg.Connection, booking_id: int, registration_id: int) -> None:
     await db.execute(
         "INSERT INTO exhibitor_passes (booking_id, registration_id) VALUES ($1, $2)",
@@ -287,3 +296,92 @@ async def fitting_stands_by_booking(
     for row in rows:
         found.setdefault(row["for_booking"], []).append(row)
     return found
+
+
+async def conference(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record:
+    """The booking's conference (any, published or not: the booking exists)."""
+    return await db.fetchrow("SELECT * FROM conferences WHERE id = $1", conference_id)
+
+
+# ── data protection (exhibitors.privacy) ────────────────────────────────────────────────
+
+
+async def export_booking(db: asyncpg.Connection, booking_id: int) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT b.*, s.code AS stand_code FROM exhibitor_bookings b "
+        "LEFT JOIN stands s ON s.id = b.stand_id WHERE b.id = $1",
+        booking_id,
+    )
+
+
+async def export_conference(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
+        conference_id,
+    )
+
+
+async def export_passes(db: asyncpg.Connection, booking_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT r.name, r.email, r.language, r.status, r.created_at, r.cancelled_at "
+        "FROM exhibitor_passes p JOIN registrations r ON r.id = p.registration_id "
+        "WHERE p.booking_id = $1 AND r.anonymised_at IS NULL ORDER BY r.id",
+        booking_id,
+    )
+
+
+async def export_mails(db: asyncpg.Connection, booking_id: int, kinds: str) -> list[asyncpg.Record]:
+    """The outbox rows about the booking; `kinds` is their prefix ("exhibitor.")."""
+    return await db.fetch(
+        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
+        "WHERE kind LIKE $2 || '%' AND ref_id = $1 ORDER BY id",
+        booking_id,
+        kinds,
+    )
+
+
+async def anonymise(db: asyncpg.Connection, booking_ids: list[int]) -> list[int]:
+    """Makes the contact data of those of these bookings not yet anonymous anonymous (the
+    links stop working with new random hashes); returns their ids."""
+    rows = await db.fetch(
+        """
+        UPDATE exhibitor_bookings
+        SET contact_name = '–', email = 'anonymised-' || id || '@invalid', phone = '',
+            website = '', description = '', description_en = '', reason = '',
+            confirm_hash = sha256(uuid_send(gen_random_uuid())),
+            manage_hash = sha256(uuid_send(gen_random_uuid())),
+            anonymised_at = now(), updated_at = now()
+        WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
+        RETURNING id
+        """,
+        booking_ids,
+    )
+    return [row["id"] for row in rows]
+
+
+async def pass_registrations(db: asyncpg.Connection, booking_ids: list[int]) -> list[int]:
+    """The registrations (passes) these bookings named, withdrawn ones too."""
+    rows = await db.fetch(
+        "SELECT registration_id FROM exhibitor_passes WHERE booking_id = ANY($1::bigint[])",
+        booking_ids,
+    )
+    return [row["registration_id"] for row in rows]
+
+
+async def conference_ended(db: asyncpg.Connection, conference_id: int) -> bool:
+    return await db.fetchval(
+        "SELECT ends_at <= now() FROM conferences WHERE id = $1", conference_id
+    )
+
+
+async def ended_bookings(db: asyncpg.Connection, days_after_end: int) -> list[asyncpg.Record]:
+    """Bookings not yet anonymous of conferences that ended `days_after_end` days ago or
+    earlier: (id, conference_id)."""
+    return await db.fetch(
+        """
+        SELECT b.id, b.conference_id FROM exhibitor_bookings b
+        JOIN conferences c ON c.id = b.conference_id
+        WHERE b.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
+        """,
+        days_after_end,
+    )
