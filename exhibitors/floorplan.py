@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from exhibitors.options import stand_state_name
 from service.i18n import gettext as _
 from service.i18n import ngettext
 
@@ -220,14 +221,6 @@ def _defs(svg: ET.Element) -> None:
     _el(hatch, "line", x1=0, y1=0, x2=0, y2=10, stroke=BLOCKED_LINES, stroke_width=4)
 
 
-def _status_words(status: str) -> str:
-    return {
-        "free": _("free"),
-        "booked": _("booked"),
-        "blocked": _("blocked"),
-    }[status]
-
-
 def _stand(parent: ET.Element, stand: PlanStand, slug: str, *, focusable: bool) -> None:
     x, y = stand.x * SCALE, stand.y * SCALE
     w, h = stand.width * SCALE, stand.depth * SCALE
@@ -246,7 +239,7 @@ def _stand(parent: ET.Element, stand: PlanStand, slug: str, *, focusable: bool) 
         holder = _el(group, "a", href=exhibitor_url(slug, stand.exhibitor_id or 0), **link)
         hover = _("Stand %(code)s: %(name)s", code=stand.code, name=stand.exhibitor or "")
     else:
-        hover = _("Stand %(code)s (%(status)s)", code=stand.code, status=_status_words(status))
+        hover = _("Stand %(code)s (%(status)s)", code=stand.code, status=stand_state_name(status))
     _el(holder, "title", hover)
     _el(holder, "rect", x=_n(x), y=_n(y), width=_n(w), height=_n(h), **_swatch_style(status))
 

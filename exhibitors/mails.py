@@ -30,6 +30,7 @@ import asyncpg
 from babel.numbers import format_decimal
 
 from exhibitors import logic, queries
+from exhibitors.options import kind_name, mail_feature_name, status_name
 from registration import mails as registration_mails
 from registration.views import token_key
 from service import mail_render
@@ -45,38 +46,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_DIRS = (TEMPLATES, registration_mails.TEMPLATES)
 
 
-# -- names of the choices, in the recipient's language ----------------------------------------
-
-
-def kind_name(value: str) -> str:
-    return {
-        "association": _("Association"),
-        "welfare_association": _("Welfare association"),
-        "agency": _("Agency"),
-        "municipality": _("Municipality or public authority"),
-        "initiative": _("Initiative"),
-        "other": _("Other"),
-    }.get(value, value)
-
-
-def feature_name(value: str) -> str:
-    return {
-        "power": _("Power supply"),
-        "wall": _("Partition wall"),
-        "corner": _("Corner stand (open on two sides)"),
-        "table": _("Table and chairs"),
-    }.get(value, value)
-
-
-def status_name(value: str) -> str:
-    return {
-        "pending_confirmation": _("waiting for the confirmation of the e-mail address"),
-        "requested": _("under review"),
-        "approved": _("approved"),
-        "waitlisted": _("on the waiting list"),
-        "rejected": _("declined"),
-        "cancelled": _("withdrawn"),
-    }.get(value, value)
+# -- sizes in the recipient's language (the choices' names: exhibitors.options) ---------------
 
 
 def metres(value: Decimal | float | None, language: str) -> str | None:
@@ -131,7 +101,7 @@ def _request_context(booking: asyncpg.Record, language: str) -> dict[str, Any]:
         "organisation": oneline(booking["organisation"], 200),
         "kind": kind_name(booking["kind"]),
         "wished_size": size(booking["wished_width_m"], booking["wished_depth_m"], language),
-        "wished_features": [feature_name(f) for f in booking["wished_features"]],
+        "wished_features": [mail_feature_name(f) for f in booking["wished_features"]],
         "staff_count": booking["staff_count"],
         "topics": [oneline(t, 40) for t in booking["topics"]],
     }
@@ -160,18 +130,14 @@ async def _stand_context(source: Source) -> dict[str, Any] | None:
         "code": stand["code"],
         "area": oneline(stand["area"], 100),
         "size": size(stand["width_m"], stand["depth_m"], source.language),
-        "features": [feature_name(f) for f in stand["features"]],
+        "features": [mail_feature_name(f) for f in stand["features"]],
         "max_staff": stand["max_staff"],
     }
 
 
 async def _had_passes(source: Source) -> bool:
     """Whether people were named for the stand (their passes are withdrawn with it)."""
-    return bool(
-        await source.db.fetchval(
-            "SELECT count(*) FROM exhibitor_passes WHERE booking_id = $1", source.booking["id"]
-        )
-    )
+    return bool(await queries.pass_count(source.db, source.booking["id"]))
 
 
 def _page(source: Source) -> dict[str, Any]:
@@ -330,9 +296,7 @@ async def _source(
     booking = await queries.booking(db, message.ref_id)
     if booking is None:  # deleted with its conference before the mail went out
         return None
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", booking["conference_id"]
-    )
+    conference = await queries.conference(db, booking["conference_id"])
     # The booking's language as it is now (the row's as it was when the mail was written).
     language = booking["language"]
     if language not in LANGUAGES:

@@ -2,20 +2,17 @@
 exhibitor page behind the link in every e-mail (status, stand, directory entry, passes,
 withdrawal).
 
-The form checks what `exhibitors.schemas.BookingCreate` checks for the API, field by field, so
-that the page can say next to each field what is wrong; every change then goes through
-`exhibitors.logic`, like the API. A change that is valid but not possible now (closed window,
-no stand yet, all passes named) shows the logic's reason (409).
+The forms are read by `exhibitors.forms` (the rules of the API's schemas, with a message next
+to each field); every change then goes through `exhibitors.logic`, like the API. A change that
+is valid but not possible now (closed window, no stand yet, all passes named) shows the logic's
+reason (409).
 """
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
-from babel.numbers import format_currency, format_decimal
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
@@ -24,6 +21,15 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from exhibitors import logic, queries
+from exhibitors.formats import size
+from exhibitors.forms import (
+    directory_fields,
+    read_directory,
+    read_pass,
+    read_request,
+    redisplay,
+)
+from exhibitors.options import feature_names, features, kind_name, kinds, status_name, topics
 from registration.views import token_key
 from service.db import DB
 from service.forms import Form
@@ -35,255 +41,6 @@ REQUEST_LIMIT = per_client("exhibitor-form", 30)
 LINK_LIMIT = per_client("links", 120)
 # Personal pages: never cached by shared caches, never indexed.
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
-
-KIND_VALUES = (
-    "association",
-    "welfare_association",
-    "agency",
-    "municipality",
-    "initiative",
-    "other",
-)
-FEATURE_VALUES = ("power", "wall", "corner", "table")
-# Stored as these German tags (the directory filters by them); labelled in the page language.
-TOPIC_VALUES = (
-    "Sprache",
-    "Arbeit",
-    "Wohnen",
-    "Ehrenamt",
-    "Beratung",
-    "Bildung",
-    "Gesundheit",
-    "Kinder und Familie",
-)
-MAX_TOPICS = 10
-TOPIC_LENGTH = 40
-DESCRIPTION_LENGTH = 2000
-WEBSITE = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$")
-PHONE = re.compile(r"^[0-9+()/ .-]*$")
-NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
-
-
-# ── choices and their names ─────────────────────────────────────────────────────────────
-
-
-def kinds() -> list[tuple[str, str]]:
-    return [
-        ("association", _("Association (Verein)")),
-        ("welfare_association", _("Welfare association")),
-        ("agency", _("Agency or public authority")),
-        ("municipality", _("Municipality")),
-        ("initiative", _("Initiative")),
-        ("other", _("Other")),
-    ]
-
-
-def features() -> list[tuple[str, str]]:
-    return [
-        ("power", _("Power socket")),
-        ("wall", _("Wall (for posters)")),
-        ("corner", _("Corner stand (open on two sides)")),
-        ("table", _("Table and chairs")),
-    ]
-
-
-def topics() -> list[tuple[str, str]]:
-    labels = (
-        _("Language"),
-        _("Work"),
-        _("Housing"),
-        _("Volunteering"),
-        _("Counselling"),
-        _("Education"),
-        _("Health"),
-        _("Children and families"),
-    )
-    return list(zip(TOPIC_VALUES, labels, strict=True))
-
-
-def kind_name(value: str) -> str:
-    return dict(kinds()).get(value, value)
-
-
-def feature_names(values: list[str]) -> str:
-    names = dict(features())
-    return ", ".join(names.get(v, v) for v in values) or _("none")
-
-
-def status_name(value: str) -> str:
-    return {
-        "pending_confirmation": _("waiting for confirmation of the e-mail address"),
-        "requested": _("requested – the organisers are reviewing it"),
-        "approved": _("approved"),
-        "waitlisted": _("on the waiting list"),
-        "rejected": _("rejected"),
-        "cancelled": _("withdrawn"),
-    }.get(value, value)
-
-
-def metres(value: Any) -> str:
-    """3, 2.5 (2,5 in German): a size as people write it."""
-    return format_decimal(value, format="#,##0.##", locale=current_language.get())
-
-
-def size(width: Any, depth: Any) -> str:
-    return _("%(width)s × %(depth)s m", width=metres(width), depth=metres(depth))
-
-
-def price(cents: int) -> str:
-    if not cents:
-        return _("free of charge")
-    return format_currency(Decimal(cents) / 100, "EUR", locale=current_language.get())
-
-
-def split_topics(values: list[str]) -> tuple[list[str], str]:
-    """A booking's topics as the form shows them: the common ones ticked, the rest typed."""
-    common = [t for t in values if t in TOPIC_VALUES]
-    return common, ", ".join(t for t in values if t not in TOPIC_VALUES)
-
-
-# ── reading the fields (the rules of schemas.BookingCreate) ─────────────────────────────
-
-
-def read_number(
-    form: Form,
-    name: str,
-    *,
-    required: bool = False,
-    minimum: Decimal = Decimal(0),
-    maximum: Decimal,
-    above_minimum: bool = False,
-    places: int = 2,
-) -> Decimal | None:
-    """A decimal number typed with a point or a comma (2.5 or 2,5)."""
-    raw = form.raw(name)
-    form.values[name] = raw
-    if not raw:
-        if required:
-            form.errors[name] = _("Please fill in this field.")
-        return None
-    value = None
-    if NUMBER.match(raw) and len(raw) <= 12:
-        try:
-            value = Decimal(raw.replace(",", "."))
-        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
-            value = None
-    if value is None:
-        form.errors[name] = _("Please enter a number, e.g. 2.5.")
-        return None
-    too_low = value <= minimum if above_minimum else value < minimum
-    if too_low or value > maximum:
-        if above_minimum:
-            message = _(
-                "Please enter a number greater than %(min)s and at most %(max)s.",
-                min=metres(minimum),
-                max=metres(maximum),
-            )
-        else:
-            message = _(
-                "Please enter a number from %(min)s to %(max)s.",
-                min=metres(minimum),
-                max=metres(maximum),
-            )
-        form.errors[name] = message
-        return None
-    if value != round(value, places):
-        form.errors[name] = _("At most %(n)s decimal places, please.", n=places)
-        return None
-    return value
-
-
-def read_email(form: Form, name: str) -> str:
-    value = form.email(name, required=True)
-    if value and name not in form.errors and any(c in value for c in '<>"'):
-        form.errors[name] = _("Please enter a valid e-mail address, e.g. name@example.org.")
-    return value
-
-
-def read_website(form: Form, name: str = "website") -> str:
-    value = form.text(name, max_length=300)
-    if value and name not in form.errors and not WEBSITE.match(value):
-        form.errors[name] = _(
-            "Please enter a web address that starts with https:// or http://, "
-            "e.g. https://example.org."
-        )
-    return value
-
-
-def read_topics(form: Form) -> list[str]:
-    """The ticked common topics and the typed ones (comma-separated), at most ten in all."""
-    picked = form.choices("topics", TOPIC_VALUES, at_least=0)
-    typed = form.text("other_topics", max_length=1000)
-    others = [t.strip() for t in typed.split(",") if t.strip()]
-    if "other_topics" in form.errors:
-        return picked
-    for topic in others:
-        if "<" in topic or ">" in topic:
-            form.errors["other_topics"] = _("Topics may not contain the characters < and >.")
-            return picked
-        if len(topic) > TOPIC_LENGTH:
-            form.errors["other_topics"] = _(
-                "Each topic may have at most %(n)s characters.", n=TOPIC_LENGTH
-            )
-            return picked
-    chosen: list[str] = []
-    for topic in picked + others:
-        if topic.casefold() not in {t.casefold() for t in chosen}:
-            chosen.append(topic)
-    if len(chosen) > MAX_TOPICS:
-        form.errors["other_topics"] = _("At most %(n)s topics in all, please.", n=MAX_TOPICS)
-    return chosen
-
-
-def read_directory(form: Form) -> dict[str, Any]:
-    """The part of the request that the public directory shows (also edited later)."""
-    description = form.text("description", required=True, max_length=DESCRIPTION_LENGTH)
-    description_en = form.text("description_en", max_length=DESCRIPTION_LENGTH)
-    return {
-        "description": description,
-        "description_en": description_en,
-        "topics": read_topics(form),
-        "website": read_website(form),
-    }
-
-
-def read_request(form: Form) -> dict[str, Any]:
-    organisation = form.name("organisation", required=True, kind="organisation_name")
-    kind = form.choice("kind", KIND_VALUES)
-    contact_name = form.name("contact_name", required=True)
-    email = read_email(form, "email")
-    phone = form.text("phone", max_length=50)
-    if phone and "phone" not in form.errors and not PHONE.match(phone):
-        form.errors["phone"] = _(
-            "Please use only digits, spaces and + ( ) / . - in the phone number."
-        )
-    directory = read_directory(form)
-    width = read_number(form, "wished_width_m", maximum=Decimal(100), above_minimum=True)
-    depth = read_number(form, "wished_depth_m", maximum=Decimal(100), above_minimum=True)
-    wished_features = form.choices("wished_features", FEATURE_VALUES, at_least=0)
-    staff_count = form.integer("staff_count", minimum=0, maximum=50)
-    language = form.choice("language", ("de", "en"))
-    return {
-        "organisation": organisation,
-        "kind": kind,
-        "contact_name": contact_name,
-        "email": email,
-        "phone": phone,
-        **directory,
-        "wished_width_m": float(width) if width is not None else None,
-        "wished_depth_m": float(depth) if depth is not None else None,
-        "wished_features": wished_features,
-        "staff_count": staff_count,
-        "language": language,
-    }
-
-
-def redisplay(form: Form, lists: tuple[str, ...]) -> dict[str, Any]:
-    """What was typed, with the check-box groups as lists (for showing the form again)."""
-    fields = form.redisplay()
-    for name in lists:
-        fields[name] = form.values.get(name) or []
-    return fields
 
 
 # ── responses ───────────────────────────────────────────────────────────────────────────
@@ -412,9 +169,7 @@ class ExhibitorSelfService(Controller):
     async def add_pass(self, request: Request, db: DB, state: State, token: FromPath[str]) -> Any:
         booking = await logic.by_manage_token(db, token)
         form = Form(await request.form())
-        name = form.name("pass_name", required=True)
-        email = read_email(form, "pass_email")
-        language = form.choice("pass_language", ("de", "en"))
+        name, email, language = read_pass(form)
         if form.valid:
             try:
                 await logic.add_pass(db, token_key(state.settings), booking, name, email, language)
@@ -482,17 +237,7 @@ class ExhibitorSelfService(Controller):
         **context: Any,
     ) -> Template:
         booking = await logic.by_manage_token(db, token)  # as it is now
-        common, others = split_topics(list(booking["topics"]))
-        context.setdefault(
-            "directory_fields",
-            {
-                "description": booking["description"],
-                "description_en": booking["description_en"],
-                "topics": common,
-                "other_topics": others,
-                "website": booking["website"],
-            },
-        )
+        context.setdefault("directory_fields", directory_fields(booking))
         context.setdefault("pass_fields", {"pass_language": current_language.get()})
         stand = await queries.stand(db, booking["stand_id"]) if booking["stand_id"] else None
         return _page(
@@ -521,4 +266,4 @@ class ExhibitorSelfService(Controller):
 
 
 async def _conference_of(db: asyncpg.Connection, booking: asyncpg.Record) -> asyncpg.Record:
-    return await db.fetchrow("SELECT * FROM conferences WHERE id = $1", booking["conference_id"])
+    return await queries.conference(db, booking["conference_id"])

@@ -18,8 +18,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from exhibitors import floorplan, logic, queries
-from exhibitors.pages import kind_name
-from exhibitors.pages import topics as topic_choices
+from exhibitors.options import kind_name
+from exhibitors.options import topics as topic_choices
 from service.db import DB
 from service.i18n import current_language
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from exhibitors.options import BookingStatus, Feature, Kind
 from service.validation import (
     END,
     ONE_LINE,
@@ -18,13 +19,6 @@ from service.validation import (
     PersonName,
 )
 
-Feature = Literal["power", "wall", "corner", "table"]
-Kind = Literal[
-    "association", "welfare_association", "agency", "municipality", "initiative", "other"
-]
-BookingStatus = Literal[
-    "pending_confirmation", "requested", "approved", "waitlisted", "rejected", "cancelled"
-]
 Code = Annotated[
     str, Meta(pattern=rf"^[A-Za-z0-9][A-Za-z0-9.-]{{0,11}}{END}", description="e.g. B12")
 ]

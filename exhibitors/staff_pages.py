@@ -8,9 +8,7 @@ blocked or too small, a booking in the wrong state) shows the logic's reason (40
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -23,16 +21,23 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from markupsafe import Markup
 
 from exhibitors import logic, queries
-from exhibitors.pages import (
-    FEATURE_VALUES,
+from exhibitors.formats import metres, price, size, stand_choice
+from exhibitors.forms import (
+    ROW_DEFAULTS,
+    STAND_DEFAULTS,
+    read_blocked,
+    read_reason,
+    read_row,
+    read_stand,
+    redisplay,
+    whole_number,
+)
+from exhibitors.options import (
     feature_names,
     features,
     kind_name,
-    metres,
-    price,
-    read_number,
-    redisplay,
-    size,
+    staff_status_name,
+    stand_state_name,
 )
 from service.auth import requires
 from service.conferences import queries as conference_queries
@@ -45,24 +50,9 @@ from service.i18n import ngettext
 
 ORGANISER = [requires("organiser")]
 NOT_CACHED = CacheControlHeader(private=True, no_store=True)
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,11}$")
-PREFIX = re.compile(r"^[A-Za-z]{0,3}$")
-REASON_LENGTH = 1000
 ALL = 10_000  # bookings read for the page at once (a market has a few hundred at most)
 ACTIONS = ("approve", "waitlist", "reject", "reassign", "release")
 CONFIRMED_ACTIONS = ("reject", "release")  # these have a page that asks first
-
-
-def status_name(value: str) -> str:
-    """A booking's state as organisers speak of it."""
-    return {
-        "pending_confirmation": _("e-mail address not yet confirmed"),
-        "requested": _("requested"),
-        "approved": _("approved"),
-        "waitlisted": _("on the waiting list"),
-        "rejected": _("rejected"),
-        "cancelled": _("withdrawn"),
-    }.get(value, value)
 
 
 # ── shared helpers ──────────────────────────────────────────────────────────────────────
@@ -83,7 +73,8 @@ def _page(template: str, status: int = 200, **context: Any) -> Template:
         features=features(),
         feature_names=feature_names,
         kind_name=kind_name,
-        status_name=status_name,
+        status_name=staff_status_name,
+        stand_state_name=stand_state_name,
         size=size,
         price=price,
         metres=metres,
@@ -95,10 +86,6 @@ def _see(url: str) -> Redirect:
     return Redirect(url, status_code=HTTP_303_SEE_OTHER)
 
 
-def _int(raw: Any) -> int | None:
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 19 else None
-
-
 def _conflict(exc: HTTPException) -> str:
     if exc.status_code != 409:
         raise exc
@@ -106,71 +93,6 @@ def _conflict(exc: HTTPException) -> str:
 
 
 # ── the stand catalogue ─────────────────────────────────────────────────────────────────
-
-
-def _cents(form: Form, name: str) -> int:
-    euros = read_number(form, name, maximum=Decimal(1_000_000))
-    return int(euros * 100) if euros is not None else 0
-
-
-def _shared(form: Form, p: str) -> dict[str, Any]:
-    """What one stand and a row have in common; `p` is the form's prefix for its fields."""
-    hundred = Decimal(100)
-    width = read_number(form, f"{p}width_m", required=True, maximum=hundred, above_minimum=True)
-    depth = read_number(form, f"{p}depth_m", required=True, maximum=hundred, above_minimum=True)
-    x = read_number(form, f"{p}x", maximum=Decimal(10_000))
-    y = read_number(form, f"{p}y", maximum=Decimal(10_000))
-    return {
-        "area": form.text(f"{p}area", max_length=100),
-        "width_m": float(width) if width is not None else None,
-        "depth_m": float(depth) if depth is not None else None,
-        "x": float(x or 0),
-        "y": float(y or 0),
-        "features": form.choices(f"{p}features", FEATURE_VALUES, at_least=0),
-        "price_cents": _cents(form, f"{p}price"),
-        "max_staff": form.integer(f"{p}max_staff", minimum=0, maximum=50),
-    }
-
-
-def read_stand(form: Form) -> dict[str, Any]:
-    code = form.text("code", required=True, max_length=12)
-    if code and "code" not in form.errors and not CODE.match(code):
-        form.errors["code"] = _(
-            "Letters, digits, '.' and '-', starting with a letter or digit; e.g. B12."
-        )
-    return {"code": code, **_shared(form, "")}
-
-
-def read_row(form: Form) -> dict[str, Any]:
-    prefix = form.text("row_prefix", max_length=3)
-    if "row_prefix" not in form.errors and not PREFIX.match(prefix):
-        form.errors["row_prefix"] = _("Up to three letters, e.g. B.")
-    first = form.integer("row_first_number", minimum=0, maximum=9999)
-    count = form.integer("row_count", minimum=1, maximum=200)
-    gap = read_number(form, "row_gap_m", maximum=Decimal(50))
-    direction = form.choice("row_direction", ("right", "down"))
-    return {
-        "prefix": prefix,
-        "first_number": first,
-        "count": count,
-        "direction": direction,
-        "gap_m": float(gap or 0),
-        **_shared(form, "row_"),
-    }
-
-
-STAND_DEFAULTS = {"x": "0", "y": "0", "price": "0", "max_staff": "3"}
-ROW_DEFAULTS = {
-    "row_prefix": "",
-    "row_first_number": "1",
-    "row_count": "10",
-    "row_x": "0",
-    "row_y": "0",
-    "row_direction": "right",
-    "row_gap_m": "0",
-    "row_price": "0",
-    "row_max_staff": "3",
-}
 
 
 def stand_counts(stands: list[asyncpg.Record]) -> dict[str, int]:
@@ -189,7 +111,7 @@ class StaffStandPages(Controller):
     @get("/")
     async def catalogue(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
         conference = await _conference(db, slug)
-        done, n = request.query_params.get("done"), _int(request.query_params.get("n"))
+        done, n = request.query_params.get("done"), whole_number(request.query_params.get("n"))
         notice = None
         if done == "added" and n:
             notice = ngettext("%(num)s stand added.", "%(num)s stands added.", n)
@@ -227,31 +149,24 @@ class StaffStandPages(Controller):
     async def add_row(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
         conference = await _conference(db, slug)
         form = Form(await request.form())
-        row = read_row(form)
+        stands = read_row(form)
         if form.valid:
-            stands = logic.stand_row(row)
-            too_long = [s["code"] for s in stands if not CODE.match(s["code"])]
-            if too_long:
+            try:
+                await logic.create_stands(db, slug, stands)
+                return _see(f"/staff/conferences/{slug}/stands?done=added&n={len(stands)}")
+            except FieldErrors as exc:
                 form.errors["row_prefix"] = _(
-                    "The codes would be too long, e.g. %(code)s.", code=too_long[0]
+                    "One of these codes is taken already (%(first)s to %(last)s).",
+                    first=stands[0]["code"],
+                    last=stands[-1]["code"],
                 )
-            else:
-                try:
-                    await logic.create_stands(db, slug, stands)
-                    return _see(f"/staff/conferences/{slug}/stands?done=added&n={len(stands)}")
-                except FieldErrors as exc:
-                    form.errors["row_prefix"] = _(
-                        "One of these codes is taken already (%(first)s to %(last)s).",
-                        first=stands[0]["code"],
-                        last=stands[-1]["code"],
-                    )
-                    return await self._catalogue(
-                        db,
-                        conference,
-                        status=exc.status_code,
-                        row_fields=redisplay(form, ("row_features",)),
-                        row_errors=form.errors,
-                    )
+                return await self._catalogue(
+                    db,
+                    conference,
+                    status=exc.status_code,
+                    row_fields=redisplay(form, ("row_features",)),
+                    row_errors=form.errors,
+                )
         return await self._catalogue(
             db,
             conference,
@@ -268,7 +183,7 @@ class StaffStandPages(Controller):
         stand = await queries.stand(db, stand_id)
         if stand is None or stand["conference_id"] != conference["id"]:
             raise NotFoundException(_("There is no such stand."))
-        blocked = (await request.form()).get("blocked") == "yes"
+        blocked = read_blocked(await request.form())
         try:
             await logic.update_stand(db, stand_id, {"blocked": blocked})
         except HTTPException as exc:
@@ -310,20 +225,6 @@ async def _booking(
     if booking is None or booking["conference_id"] != conference["id"]:
         raise logic.booking_not_found()
     return booking
-
-
-def stand_choice(stand: asyncpg.Record) -> str:
-    """How a stand is offered in a select: code, area, size, equipment, staff, price."""
-    parts = [stand["code"]]
-    if stand["area"]:
-        parts.append(stand["area"])
-    parts += [
-        size(stand["width_m"], stand["depth_m"]),
-        feature_names(list(stand["features"])),
-        _("up to %(n)s staff", n=stand["max_staff"]),
-        price(stand["price_cents"]),
-    ]
-    return " – ".join(parts)
 
 
 def _notice(action: str | None, booking: asyncpg.Record | None) -> str | None:
@@ -368,7 +269,7 @@ class StaffExhibitorPages(Controller):
     async def review(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
         conference = await _conference(db, slug)
         params = request.query_params
-        booking_id = _int(params.get("id"))
+        booking_id = whole_number(params.get("id"))
         booking = None
         if booking_id is not None:
             booking = await queries.booking(db, booking_id)
@@ -403,7 +304,7 @@ class StaffExhibitorPages(Controller):
         data = await request.form()
         try:
             if action in ("approve", "reassign"):
-                stand_id = _int(data.get("stand_id"))
+                stand_id = whole_number(data.get("stand_id"))
                 if stand_id is None:
                     return await self._review(
                         db, conference, status=400, problem=_("Please choose a stand.")
@@ -413,12 +314,7 @@ class StaffExhibitorPages(Controller):
             elif action == "release":
                 await logic.release(db, booking_id)
             else:
-                reason = (data.get("reason") or "").strip()
-                error = None
-                if action == "reject" and not reason:
-                    error = _("Please give a reason; the organisation reads it.")
-                elif len(reason) > REASON_LENGTH:
-                    error = _("At most %(n)s characters, please.", n=REASON_LENGTH)
+                reason, error = read_reason(data, required=action == "reject")
                 if error and action == "reject":
                     return self._confirm(
                         conference, booking, action, 400, errors={"reason": error}, reason=reason
