@@ -9,6 +9,8 @@ behind.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,19 +161,38 @@ async def test_a_request_that_fails_with_500_leaves_nothing_behind(client, organ
     to Berlin time overflows, so the answer to any change of the conference fails. The change
     must not be committed before that answer is made."""
     await make_conference(client, organiser)
-    async with pool.acquire() as db:
-        await db.execute(
+    async with stored_before_migration_0019(pool):
+        await pool.execute(
             "UPDATE conferences SET ends_at = '9999-12-31 23:30+00', "
             "registration_closes_at = starts_at WHERE slug = $1",
             SLUG,
         )
-    before = await snapshot(pool)
-    response = await client.patch(
-        f"/api/v1/conferences/{SLUG}", json={"title": "Neuer Titel"}, headers=organiser.headers
+        before = await snapshot(pool)
+        response = await client.patch(
+            f"/api/v1/conferences/{SLUG}", json={"title": "Neuer Titel"}, headers=organiser.headers
+        )
+        assert response.status_code == 500
+        assert await snapshot(pool) == before
+        assert await pool.fetchval("SELECT title FROM conferences") == "Fachtag Ehrenamt 2027"
+
+
+@asynccontextmanager
+async def stored_before_migration_0019(pool) -> AsyncIterator[None]:
+    """A database as it was before migration 0019, whose CHECK now keeps such a date out: the
+    constraint is dropped for the test and put back (validated) once the row is mended."""
+    constraint = "conferences_ends_at_in_range"
+    definition = await pool.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1", constraint
     )
-    assert response.status_code == 500
-    assert await snapshot(pool) == before
-    assert await pool.fetchval("SELECT title FROM conferences") == "Fachtag Ehrenamt 2027"
+    await pool.execute(f"ALTER TABLE conferences DROP CONSTRAINT {constraint}")
+    try:
+        yield
+    finally:
+        await pool.execute(
+            "UPDATE conferences SET ends_at = starts_at + interval '1 day' "
+            "WHERE ends_at >= '2101-01-01'"
+        )
+        await pool.execute(f"ALTER TABLE conferences ADD CONSTRAINT {constraint} {definition}")
 
 
 async def offline_upload(client, scanner, *scanned_at: str) -> Any:

@@ -133,7 +133,9 @@ async def limited_role(pool, database_url) -> AsyncIterator[tuple[str, str]]:
         )
         await db.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{name}"')
     parts = urlsplit(database_url)
-    url = urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port or 5432}"))
+    # The embedded server is reached through a socket named in the query (?host=…): no host.
+    server = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else ""
+    url = urlunsplit(parts._replace(netloc=f"{name}@{server}"))
     try:
         yield name, url
     finally:
