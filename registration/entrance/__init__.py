@@ -3,16 +3,29 @@
 - `checkin`: the decision for one scan (a ticket admitted exactly once), manual entry, undo
 - `api`: the check-in API for doors and scripts (`ScanAPI` is the door's hot path)
 - `scanner`: the scanner page for staff phones, its offline data and the batch upload
-- `dashboard`: the live dashboard (numbers, chart, event stream) and the name badges
-- `queries`: the entrance's SQL
+- `dashboard`: the organisers' live dashboard (page, JSON numbers, chart, event stream)
+- `stats`: the dashboard's numbers; `chart`: the arrivals chart (SVG)
+- `exports`: the CSV exports; `badges`: name badges to print
+- `queries`: the entrance's SQL; `schemas`: its msgspec shapes
 
 Registration's controllers mount `CONTROLLERS`; nothing else of the entrance is used outside.
 """
 
 from registration.entrance.api import CheckinAPI, ScanAPI
+from registration.entrance.badges import BadgePages
 from registration.entrance.dashboard import EntranceAPI, EntrancePages
+from registration.entrance.exports import EntranceExports
 from registration.entrance.scanner import ScannerAPI, ScannerPage
 
-CONTROLLERS = [ScanAPI, CheckinAPI, EntranceAPI, EntrancePages, ScannerAPI, ScannerPage]
+CONTROLLERS = [
+    ScanAPI,
+    CheckinAPI,
+    EntranceAPI,
+    EntranceExports,
+    EntrancePages,
+    BadgePages,
+    ScannerAPI,
+    ScannerPage,
+]
 
 __all__ = ["CONTROLLERS"]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
-from msgspec import Meta, Struct
+from msgspec import Meta
 
 from registration.entrance import checkin
+from registration.entrance.schemas import (
+    CheckinDecision,
+    CheckinRequest,
+    Found,
+    PersonRequest,
+    Undone,
+)
 from service.auth import (
     CurrentStaff,
     bearer_token,
@@ -23,57 +29,10 @@ from service.conferences import queries as conference_queries
 from service.db import DB, share_connection
 from service.i18n import gettext as _
 from service.openapi import problems
-from service.validation import ONE_LINE, Id
+from service.validation import ONE_LINE
 
 SCANNER = [requires("scanner")]
 STAFF = [{"BearerToken": []}]
-Text = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
-Slug = Annotated[str, Meta(min_length=1, max_length=80, pattern=ONE_LINE)]
-Gate = Annotated[str, Meta(max_length=50, pattern=ONE_LINE)]
-
-
-class CheckinRequest(Struct, forbid_unknown_fields=True):
-    conference: Slug
-    secret: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
-    gate: Gate = ""
-    type: Literal["entry", "exit"] = "entry"
-    nonce: Text | None = None
-
-
-class Attendee(Struct):
-    name: str
-    category: str
-    category_label: str
-    organisation: str
-
-
-class CheckinDecision(Struct):
-    status: Literal["ok", "error"]
-    reason: str | None
-    attendee: Attendee | None
-    checked_in_at: datetime | None
-    gate: str | None
-
-
-class PersonRequest(Struct, forbid_unknown_fields=True):
-    conference: Slug
-    registration_id: Id
-    gate: Gate = ""
-
-
-class Undone(Struct):
-    undone: bool
-
-
-class Found(Struct):
-    registration_id: int
-    name: str
-    organisation: str
-    category: str
-    status: str
-    inside: bool
-    entered_at: datetime | None
-    entered_gate: str | None
 
 
 def as_decision(data: dict[str, Any]) -> CheckinDecision:

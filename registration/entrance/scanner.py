@@ -21,7 +21,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -29,11 +29,21 @@ from litestar import Controller, MediaType, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
-from msgspec import Meta, Struct
 
 from registration import options
 from registration.entrance import checkin
-from registration.entrance.api import SCANNER, STAFF, Attendee
+from registration.entrance.api import SCANNER, STAFF
+from registration.entrance.schemas import (
+    BATCH_LIMIT,
+    BatchAnswer,
+    BatchRequest,
+    BatchResult,
+    BatchScan,
+    OfflineData,
+    OfflineTicket,
+    RefusedTicket,
+    ScanConflict,
+)
 from service import i18n
 from service.auth import CurrentStaff, StaffUser
 from service.conferences import queries as conference_queries
@@ -41,7 +51,6 @@ from service.db import DB
 from service.errors import FieldErrors
 from service.i18n import gettext as _
 from service.settings import PROJECT_ROOT
-from service.validation import ONE_LINE, Input
 
 STATIC = PROJECT_ROOT / "service" / "static"
 PAGE = "/scan"
@@ -54,7 +63,6 @@ DECODER_FILES = (
     "/static/vendor/barcode-detector/zxing-exported.js",
     "/static/vendor/barcode-detector/zxing_reader.wasm",
 )
-BATCH_LIMIT = 500
 ALREADY_INSIDE = "already_checked_in"
 NOT_CACHED = {"Cache-Control": "private, no-store"}
 
@@ -210,80 +218,6 @@ class ScannerPage(Controller):
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": PAGE},
         )
-
-
-class OfflineTicket(Struct):
-    hash: str
-    registration_id: int
-    name: str
-    category: str
-    category_label: str
-    organisation: str
-    inside: bool
-    entered_at: datetime | None
-    entered_gate: str | None
-
-
-class RefusedTicket(Struct):
-    hash: str
-    reason: Literal["cancelled", "not_confirmed"]
-
-
-class OfflineData(Struct):
-    conference: str
-    timezone: str
-    generated_at: datetime
-    tickets: list[OfflineTicket]
-    refused: list[RefusedTicket]
-
-
-class BatchScan(Input, forbid_unknown_fields=True):
-    secret: Annotated[str, Meta(max_length=200, pattern=ONE_LINE)]
-    nonce: Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
-    scanned_at: Annotated[
-        datetime,
-        Meta(
-            tz=True,
-            description=(
-                "When the door scanned it: ISO 8601 with offset, not more than two days before "
-                "both the conference's start and the upload (a later time than the upload is "
-                "recorded as the upload's)"
-            ),
-        ),
-    ]
-    gate: Annotated[str, Meta(max_length=50, pattern=ONE_LINE)] = ""
-    type: Literal["entry", "exit"] = "entry"
-
-
-class BatchRequest(Struct, forbid_unknown_fields=True):
-    conference: Annotated[str, Meta(min_length=1, max_length=80, pattern=ONE_LINE)]
-    scans: Annotated[list[BatchScan], Meta(max_length=BATCH_LIMIT)]
-
-
-class BatchResult(Struct):
-    nonce: str
-    # "retry": not decided now (too many refused scans from this device in the last
-    # minute); keep it and send it again later.
-    status: Literal["ok", "error", "retry"]
-    reason: str | None
-    attendee: Attendee | None
-    checked_in_at: datetime | None
-    gate: str | None
-    conflict: bool
-
-
-class ScanConflict(Struct):
-    nonce: str
-    scanned_at: datetime
-    gate: str
-    attendee: Attendee | None
-    first_checked_in_at: datetime | None
-    first_gate: str | None
-
-
-class BatchAnswer(Struct):
-    results: list[BatchResult]
-    conflicts: list[ScanConflict]
 
 
 async def offline_data(db: asyncpg.Connection, conference: asyncpg.Record) -> OfflineData:
