@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from registration import options
+from registration.entrance import queries
 from service import i18n, tokens
 from service.auth import StaffUser
 
@@ -79,28 +80,24 @@ async def _record(
     offline: bool = False,
     scanned_at: datetime | None = None,
 ) -> None:
-    await db.execute(
-        """
-        INSERT INTO scans (conference_id, registration_id, device, staff_id, nonce, gate, type,
-                           status, reason, response, offline, scanned_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, coalesce($12, now()))
-        """,
-        conference_id,
-        registration_id,
-        staff.device,
-        staff.id,
-        nonce,
-        gate,
-        kind,
-        decision["status"],
-        decision["reason"],
-        json.dumps(decision),
-        offline,
-        scanned_at,
+    await queries.record_scan(
+        db,
+        conference_id=conference_id,
+        registration_id=registration_id,
+        device=staff.device,
+        staff_id=staff.id,
+        nonce=nonce,
+        gate=gate,
+        kind=kind,
+        status=decision["status"],
+        reason=decision["reason"],
+        response=json.dumps(decision),
+        offline=offline,
+        scanned_at=scanned_at,
     )
     if conference_id is not None:
         # Live dashboards in any process hear of it when this commits.
-        await db.execute("SELECT pg_notify($1, $2)", CHECKIN_CHANNEL, str(conference_id))
+        await queries.notify(db, CHECKIN_CHANNEL, str(conference_id))
 
 
 async def decide(
@@ -122,23 +119,12 @@ async def decide(
     if person["status"] != "confirmed":
         return _decision("error", "not_confirmed", person, None, None)
     if kind == "exit":
-        left = await db.fetchrow(
-            "UPDATE registrations SET inside = false WHERE id = $1 AND inside "
-            "RETURNING now() AS at",
-            person["id"],
-        )
-        return _decision("ok", None, person, left["at"] if left else None, gate)
-    entered = await db.fetchrow(
-        "UPDATE registrations SET inside = true, entered_at = now(), entered_gate = $2 "
-        "WHERE id = $1 AND status = 'confirmed' AND NOT inside RETURNING entered_at",
-        person["id"],
-        gate,
-    )
-    if entered is not None:
-        return _decision("ok", None, person, entered["entered_at"], gate)
-    first = await db.fetchrow(
-        "SELECT entered_at, entered_gate FROM registrations WHERE id = $1", person["id"]
-    )
+        left_at = await queries.leave(db, person["id"])
+        return _decision("ok", None, person, left_at, gate)
+    entered_at = await queries.enter(db, person["id"], gate)
+    if entered_at is not None:
+        return _decision("ok", None, person, entered_at, gate)
+    first = await queries.first_entry(db, person["id"])
     return _decision(
         "error", "already_checked_in", person, first["entered_at"], first["entered_gate"]
     )
@@ -159,8 +145,8 @@ async def scan(
     """One scan, decided and recorded in one statement (`checkin_scan`, migration 0008: the
     same steps as `decide` and `_record`, and the retry and guessing checks before them)."""
     return _answer(
-        await db.fetchval(
-            "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)::text",
+        await queries.checkin_scan(
+            db,
             staff.device,
             staff.id,
             conference_slug,
@@ -205,8 +191,8 @@ async def scan_by_token(
     (`checkin_scan_by_token`, migration 0010), so the scan is one round trip. UnknownToken if
     the token is unknown or revoked (nothing recorded)."""
     return _answer(
-        await db.fetchval(
-            "SELECT checkin_scan_by_token($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)::text",
+        await queries.checkin_scan_by_token(
+            db,
             token_hash,
             conference_slug,
             _ticket_hash(secret),
@@ -249,11 +235,7 @@ async def manual(
 ) -> dict[str, Any]:
     """Admitting someone found by name (no ticket at hand)."""
     async with db.transaction():
-        person = await db.fetchrow(
-            "SELECT id, conference_id, name, category, organisation, status, inside, "
-            "entered_at, entered_gate FROM registrations WHERE id = $1",
-            registration_id,
-        )
+        person = await queries.person(db, registration_id)
         decision = await decide(db, staff, conference_id, person=person, gate=gate, kind="entry")
         await _record(
             db,
@@ -273,12 +255,7 @@ async def undo(
 ) -> bool:
     """Takes back an entry (the wrong person was waved through). False if not inside."""
     async with db.transaction():
-        undone = await db.fetchval(
-            "UPDATE registrations SET inside = false, entered_at = NULL, entered_gate = NULL "
-            "WHERE id = $1 AND conference_id = $2 AND inside RETURNING id",
-            registration_id,
-            conference_id,
-        )
+        undone = await queries.undo_entry(db, registration_id, conference_id)
         decision = _decision(
             "ok" if undone else "error", None if undone else "not_inside", None, None, None
         )
@@ -300,12 +277,4 @@ async def search(
 ) -> list[asyncpg.Record]:
     """For people without their ticket: by name, organisation or e-mail address."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return await db.fetch(
-        "SELECT id, name, organisation, category, status, inside, entered_at, entered_gate "
-        "FROM registrations WHERE conference_id = $1 AND status <> 'cancelled' "
-        "AND (name ILIKE $2 OR organisation ILIKE $2 OR email ILIKE $2) "
-        "ORDER BY name LIMIT $3",
-        conference_id,
-        pattern,
-        limit,
-    )
+    return await queries.search(db, conference_id, pattern, limit)

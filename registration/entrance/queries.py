@@ -1,4 +1,9 @@
-"""SQL for the entrance dashboard, the name badges and the exports.
+"""The entrance's SQL: the check-in decision, the scanner's offline data, the dashboard, the
+name badges and the exports.
+
+A scan is decided and recorded by one PL/pgSQL function call (`checkin_scan`, and
+`checkin_scan_by_token` for a device's API token: their bodies are in the migrations); a manual
+entry and an undo by the statements below, in the caller's transaction.
 
 "Expected" is everyone confirmed; "entered" is a confirmed registration with an entry that
 stands (an undone entry clears `entered_at`); "inside" is who has entered and not left.
@@ -9,10 +14,209 @@ ticket of another conference is refused without a name, and stays nameless here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import asyncpg
 
 from service.db import in_batches
+
+# ── check-in ────────────────────────────────────────────────────────────────
+
+
+async def checkin_scan(
+    db: asyncpg.Connection,
+    device: str,
+    staff_id: int,
+    conference_slug: str,
+    ticket_hash: bytes | None,
+    gate: str,
+    kind: str,
+    nonce: str | None,
+    offline: bool,
+    scanned_at: datetime | None,
+    failures_per_minute: int,
+    category_labels: str,
+) -> str:
+    """One scan by a logged-in staff member, decided and recorded: the answer as JSON text."""
+    return await db.fetchval(
+        "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)::text",
+        device,
+        staff_id,
+        conference_slug,
+        ticket_hash,
+        gate,
+        kind,
+        nonce,
+        offline,
+        scanned_at,
+        failures_per_minute,
+        category_labels,
+    )
+
+
+async def checkin_scan_by_token(
+    db: asyncpg.Connection,
+    token_hash: bytes,
+    conference_slug: str,
+    ticket_hash: bytes | None,
+    gate: str,
+    kind: str,
+    nonce: str | None,
+    failures_per_minute: int,
+    category_labels: str,
+) -> str:
+    """One live scan from a device with an API token, the token checked in the same call."""
+    return await db.fetchval(
+        "SELECT checkin_scan_by_token($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)::text",
+        token_hash,
+        conference_slug,
+        ticket_hash,
+        gate,
+        kind,
+        nonce,
+        failures_per_minute,
+        category_labels,
+    )
+
+
+async def person(db: asyncpg.Connection, registration_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, conference_id, name, category, organisation, status, inside, "
+        "entered_at, entered_gate FROM registrations WHERE id = $1",
+        registration_id,
+    )
+
+
+async def enter(db: asyncpg.Connection, registration_id: int, gate: str) -> datetime | None:
+    """The entry, if the person is confirmed and not inside (else None): one statement, so of
+    simultaneous scans of one ticket exactly one enters."""
+    return await db.fetchval(
+        "UPDATE registrations SET inside = true, entered_at = now(), entered_gate = $2 "
+        "WHERE id = $1 AND status = 'confirmed' AND NOT inside RETURNING entered_at",
+        registration_id,
+        gate,
+    )
+
+
+async def first_entry(db: asyncpg.Connection, registration_id: int) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT entered_at, entered_gate FROM registrations WHERE id = $1", registration_id
+    )
+
+
+async def leave(db: asyncpg.Connection, registration_id: int) -> datetime | None:
+    """The exit's time, or None if the person was not inside."""
+    return await db.fetchval(
+        "UPDATE registrations SET inside = false WHERE id = $1 AND inside RETURNING now() AS at",
+        registration_id,
+    )
+
+
+async def undo_entry(
+    db: asyncpg.Connection, registration_id: int, conference_id: int
+) -> int | None:
+    """Takes back an entry; None if the person was not inside."""
+    return await db.fetchval(
+        "UPDATE registrations SET inside = false, entered_at = NULL, entered_gate = NULL "
+        "WHERE id = $1 AND conference_id = $2 AND inside RETURNING id",
+        registration_id,
+        conference_id,
+    )
+
+
+async def record_scan(
+    db: asyncpg.Connection,
+    *,
+    conference_id: int | None,
+    registration_id: int | None,
+    device: str | None,
+    staff_id: int,
+    nonce: str | None,
+    gate: str,
+    kind: str,
+    status: str,
+    reason: str | None,
+    response: str,
+    offline: bool,
+    scanned_at: datetime | None,
+) -> None:
+    """A scan decided in Python (manual entry, undo); `response` is the answer as JSON text."""
+    await db.execute(
+        """
+        INSERT INTO scans (conference_id, registration_id, device, staff_id, nonce, gate, type,
+                           status, reason, response, offline, scanned_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, coalesce($12, now()))
+        """,
+        conference_id,
+        registration_id,
+        device,
+        staff_id,
+        nonce,
+        gate,
+        kind,
+        status,
+        reason,
+        response,
+        offline,
+        scanned_at,
+    )
+
+
+async def notify(db: asyncpg.Connection, channel: str, payload: str) -> None:
+    """Sent when the transaction commits (not at all if it rolls back)."""
+    await db.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def search(
+    db: asyncpg.Connection, conference_id: int, pattern: str, limit: int
+) -> list[asyncpg.Record]:
+    """People of the conference not cancelled whose name, organisation or e-mail address is
+    like `pattern` (ILIKE, its wildcards escaped by the caller)."""
+    return await db.fetch(
+        "SELECT id, name, organisation, category, status, inside, entered_at, entered_gate "
+        "FROM registrations WHERE conference_id = $1 AND status <> 'cancelled' "
+        "AND (name ILIKE $2 OR organisation ILIKE $2 OR email ILIKE $2) "
+        "ORDER BY name LIMIT $3",
+        conference_id,
+        pattern,
+        limit,
+    )
+
+
+# ── the scanner ─────────────────────────────────────────────────────────────
+
+
+async def database_now(db: asyncpg.Connection) -> datetime:
+    return await db.fetchval("SELECT now()")
+
+
+async def door_conferences(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Conferences a door may scan for: the current and coming ones (all, if none)."""
+    rows = await db.fetch(
+        "SELECT slug, title, timezone FROM conferences WHERE ends_at > now() - interval '1 day' "
+        "ORDER BY starts_at, id"
+    )
+    if not rows:
+        rows = await db.fetch("SELECT slug, title, timezone FROM conferences ORDER BY starts_at")
+    return rows
+
+
+async def ticket_snapshot(
+    db: asyncpg.Connection, conference_id: int
+) -> tuple[datetime, list[asyncpg.Record]]:
+    """Every registration of the conference with its ticket hash, and the database time they
+    were read at (one snapshot)."""
+    async with db.transaction(isolation="repeatable_read", readonly=True):
+        generated_at = await db.fetchval("SELECT now()")
+        rows = await db.fetch(
+            "SELECT id, ticket_hash, name, category, organisation, status, inside, entered_at, "
+            "entered_gate FROM registrations WHERE conference_id = $1 ORDER BY id",
+            conference_id,
+        )
+    return generated_at, rows
+
+
+# ── the dashboard ───────────────────────────────────────────────────────────
 
 ADMITTED = "s.status = 'ok' AND s.type IN ('entry', 'manual')"
 

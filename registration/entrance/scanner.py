@@ -31,7 +31,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
 from registration import options
-from registration.entrance import checkin
+from registration.entrance import checkin, queries
 from registration.entrance.api import SCANNER, STAFF
 from registration.entrance.schemas import (
     BATCH_LIMIT,
@@ -161,14 +161,7 @@ def _strings() -> dict[str, Any]:
 
 
 async def _conferences(db: asyncpg.Connection) -> list[dict[str, str]]:
-    """Conferences a door may scan for: the current and coming ones (all, if none)."""
-    rows = await db.fetch(
-        "SELECT slug, title, timezone FROM conferences WHERE ends_at > now() - interval '1 day' "
-        "ORDER BY starts_at, id"
-    )
-    if not rows:
-        rows = await db.fetch("SELECT slug, title, timezone FROM conferences ORDER BY starts_at")
-    return [dict(r) for r in rows]
+    return [dict(r) for r in await queries.door_conferences(db)]
 
 
 class ScannerPage(Controller):
@@ -221,13 +214,7 @@ class ScannerPage(Controller):
 
 
 async def offline_data(db: asyncpg.Connection, conference: asyncpg.Record) -> OfflineData:
-    async with db.transaction(isolation="repeatable_read", readonly=True):
-        generated_at = await db.fetchval("SELECT now()")
-        rows = await db.fetch(
-            "SELECT id, ticket_hash, name, category, organisation, status, inside, entered_at, "
-            "entered_gate FROM registrations WHERE conference_id = $1 ORDER BY id",
-            conference["id"],
-        )
+    generated_at, rows = await queries.ticket_snapshot(db, conference["id"])
     tickets, refused = [], []
     for row in rows:
         digest = row["ticket_hash"].hex()
@@ -263,7 +250,7 @@ async def upload(
     """Each scan decided as if it arrived now, in the order the door made them."""
     results: list[BatchResult] = []
     conflicts: dict[str, ScanConflict] = {}
-    now = await db.fetchval("SELECT now()")
+    now = await queries.database_now(db)
     limited = False
     for scan in scans:
         decision = None
