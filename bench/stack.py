@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -41,6 +41,7 @@ BATCH = 200
 WARMUP = 300
 
 Scope = dict[str, Any]
+Step = Callable[[str], Awaitable[None]]
 
 
 def _scope(token: str, body: bytes, cookie: bytes | None = None) -> Scope:
@@ -99,19 +100,23 @@ def _body(secret: str) -> bytes:
     )
 
 
-async def _per_request(step: Callable[[str], Awaitable[None]], secrets: list[str]) -> float:
-    """CPU µs per call of `step` over distinct tickets, after a warm-up: the best of several
-    batches (as timeit does), since a neighbour can only ever add to a batch's time."""
-    for secret in secrets[:WARMUP]:
-        await step(secret)
-    best = float("inf")
-    for start in range(WARMUP, len(secrets), BATCH):
-        batch = secrets[start : start + BATCH]
-        started = time.process_time()
-        for secret in batch:
-            await step(secret)
-        best = min(best, (time.process_time() - started) / len(batch))
-    return best * 1e6
+async def _per_request(steps: dict[str, Step], tickets: Iterator[str]) -> dict[str, float]:
+    """CPU µs per call of each step over distinct tickets, after a warm-up: the best of
+    several batches (as timeit does), since a neighbour can only ever add to a batch's time.
+    The steps take their batches in turn, so a neighbour's load that comes and goes falls on
+    every row alike (one row after another, rows differed by ±100 µs on a busy machine)."""
+    for step in steps.values():
+        for _ in range(WARMUP):
+            await step(next(tickets))
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(REQUESTS // BATCH):
+        for name, step in steps.items():
+            batch = [next(tickets) for _ in range(BATCH)]
+            started = time.process_time()
+            for secret in batch:
+                await step(secret)
+            best[name] = min(best[name], (time.process_time() - started) / len(batch))
+    return {name: seconds * 1e6 for name, seconds in best.items()}
 
 
 async def _lifespan(app: Any) -> Callable[[], Awaitable[None]]:
@@ -166,14 +171,12 @@ async def _measure(server_url: str) -> list[Row]:
         await setup.close()
         tickets = iter([p.ticket_secret for p in people])
 
-        def batch() -> list[str]:
-            return [next(tickets) for _ in range(WARMUP + REQUESTS)]
-
         settings = replace(
             Settings.from_env(), database_url=url, secret_key=SECRET_KEY, run_worker=False
         )
         pool = await create_pool(url, size=1)
         digest = token_digest(token)
+        request_log = logging.getLogger("tagung.requests")
 
         async def driver(secret: str) -> None:
             async with pool.acquire() as db:
@@ -181,28 +184,24 @@ async def _measure(server_url: str) -> list[Row]:
                     db, digest, conference_slug=SLUG, secret=secret, gate="Nord"
                 )
 
-        async def through(app: Any, cookie: bytes | None = None) -> float:
-            stop = await _lifespan(app)
-            try:
-
-                async def step(secret: str) -> None:
-                    body = _body(secret)
+        def through(app: Any, cookie: bytes | None = None, log: bool = True) -> Step:
+            async def step(secret: str) -> None:
+                body = _body(secret)
+                request_log.disabled = not log
+                try:
                     status = await _call(app, _scope(token, body, cookie), body)
-                    if status != 200:
-                        raise RuntimeError(f"scan answered {status}")
+                finally:
+                    request_log.disabled = False
+                if status != 200:
+                    raise RuntimeError(f"scan answered {status}")
 
-                return await _per_request(step, batch())
-            finally:
-                await stop()
+            return step
 
         @asynccontextmanager
         async def bare_pool(app: Litestar) -> AsyncIterator[None]:
             app.state.pool = pool
             yield
 
-        progress("stack: driver")
-        driver_us = await _per_request(driver, batch())
-        progress("stack: bare Litestar")
         bare = Litestar(
             route_handlers=[ScanAPI],
             state=State({"settings": settings}),
@@ -211,28 +210,34 @@ async def _measure(server_url: str) -> list[Row]:
             logging_config=None,
             openapi_config=None,
         )
-        bare_us = await through(bare)
-        await pool.close()
-        progress("stack: the app")
-        app_us = await through(create_app(settings))
-        progress("stack: the app, a cookie beside the token")
-        # German either way: the cookie names the language Accept-Language would give.
-        cookie_us = await through(create_app(settings), cookie=b"lang=de")
-        progress("stack: the app, request log off")
-        request_log = logging.getLogger("tagung.requests")
-        request_log.disabled = True
+        app = create_app(settings)
+        stops = [await _lifespan(bare), await _lifespan(app)]
+        progress("stack: driver, bare Litestar and the app, in turn")
         try:
-            quiet_us = await through(create_app(settings))
+            us = await _per_request(
+                {
+                    "driver": driver,
+                    "bare": through(bare),
+                    "app": through(app),
+                    # German either way: the cookie names what Accept-Language would give.
+                    "cookie": through(app, cookie=b"lang=de"),
+                    "quiet": through(app, log=False),
+                },
+                tickets,
+            )
         finally:
-            request_log.disabled = False
+            for stop in reversed(stops):
+                await stop()
+            await pool.close()
+        driver_us = us["driver"]
 
     def line(label: str, us: float) -> Row:
         return (label, f"{us:,.0f} µs CPU/request = {us / driver_us:.1f} × driver")
 
     return [
         line("driver: checkin_scan_by_token (baseline)", driver_us),
-        line("bare Litestar, the scan route only", bare_us),
-        line("the app, request log off", quiet_us),
-        line("the app as served", app_us),
-        line("the app, a cookie beside the token", cookie_us),
+        line("bare Litestar, the scan route only", us["bare"]),
+        line("the app, request log off", us["quiet"]),
+        line("the app as served", us["app"]),
+        line("the app, a cookie beside the token", us["cookie"]),
     ]
