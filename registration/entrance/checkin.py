@@ -142,8 +142,9 @@ async def scan(
     offline: bool = False,
     scanned_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """One scan, decided and recorded in one statement (`checkin_scan`, migration 0008: the
-    same steps as `decide` and `_record`, and the retry and guessing checks before them)."""
+    """One scan, decided and recorded in one statement (`checkin_scan`, in
+    migrations/functions/: the same steps as `decide` and `_record`, and the retry and guessing
+    checks before them)."""
     return _answer(
         await queries.checkin_scan(
             db,
@@ -188,8 +189,8 @@ async def scan_by_token(
     nonce: str | None = None,
 ) -> dict[str, Any]:
     """A live scan from a device with an API token: the token is checked in the same statement
-    (`checkin_scan_by_token`, migration 0010), so the scan is one round trip. UnknownToken if
-    the token is unknown or revoked (nothing recorded)."""
+    (`checkin_scan_by_token`, in migrations/functions/), so the scan is one round trip.
+    UnknownToken if the token is unknown or revoked (nothing recorded)."""
     return _answer(
         await queries.checkin_scan_by_token(
             db,

@@ -1,9 +1,10 @@
 """The entrance's SQL: the check-in decision, the scanner's offline data, the dashboard, the
 name badges and the exports.
 
-A scan is decided and recorded by one PL/pgSQL function call (`checkin_scan`, and
-`checkin_scan_by_token` for a device's API token: their bodies are in the migrations); a manual
-entry and an undo by the statements below, in the caller's transaction.
+A scan is decided and recorded by one call of a database function: `checkin_scan`, or
+`checkin_scan_by_token` for a device's API token (their current bodies:
+migrations/functions/<name>.sql). A manual entry and an undo use the statements below, in the
+caller's transaction.
 
 "Expected" is everyone confirmed; "entered" is a confirmed registration with an entry that
 stands (an undone entry clears `entered_at`); "inside" is who has entered and not left.

@@ -1,7 +1,7 @@
 """The scanner page for staff phones at the doors, and what it needs to go on deciding when the
 conference centre's Wi-Fi drops.
 
-Online, the page sends each scan to `POST /api/v1/checkin` (registration.checkin decides).
+Online, the page sends each scan to `POST /api/v1/checkin` (entrance.checkin decides).
 For the moments without network it keeps the offline data of its conference: SHA-256 of every
 ticket secret (the digest that is stored anyway, never the secrets), with name, category and
 whether the person is inside, and the hashes of tickets to refuse. It decides alone, queues the
