@@ -1,4 +1,5 @@
-"""Attendees: registration with double opt-in, waiting list, tickets, self-service.
+"""Attendees: registration with double opt-in, waiting list, tickets, self-service; the
+entrance (check-in, scanner, dashboard) is the sub-package `registration.entrance`.
 
 Public surface for other domains: `router`, `TEMPLATES`, `issue_pass`/`withdraw_pass` (for
 exhibitors' stand staff), `logic.on_cancelled`, and the provider hooks
