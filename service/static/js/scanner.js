@@ -3,7 +3,7 @@
 // harmless. When the network fails the phone decides from its ticket data (SHA-256 of each
 // ticket secret, refreshed in the background), queues what it let through and uploads the
 // queue to POST /api/v1/checkin/batch when the network is back. Server side:
-// registration/scanner.py and registration/checkin.py.
+// registration/entrance/scanner.py and registration/entrance/checkin.py.
 
 const config = JSON.parse(document.getElementById("scan-config").textContent);
 const T = config.strings;
