@@ -11,7 +11,7 @@ from service.settings import Settings
 from service.tokens import key_from_secret
 
 # Forums hand in a function at wiring time that lists a person's forum places; registration
-# itself knows nothing of forums (see ARCHITECTURE.md: the direction of imports is fixed).
+# itself knows nothing of forums (docs/architecture.md: the direction of imports is fixed).
 _forum_signups = []
 
 
