@@ -118,10 +118,27 @@ def _rate_limited(handler: HTTPRouteHandler) -> bool:
     )
 
 
+def _inputs(handler: HTTPRouteHandler) -> set[str]:
+    """What a caller sends: the handler's parameters and those of the dependencies it takes
+    (a path's `slug` read by the conference lookup is input, the row it yields is not)."""
+    dependencies = handler.resolve_dependencies()
+    inputs: set[str] = set()
+    names, seen = list(handler.parsed_fn_signature.parameters), set(INJECTED)
+    while names:
+        name = names.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in dependencies:
+            names.extend(dependencies[name].parsed_fn_signature.parameters)
+        else:
+            inputs.add(name)
+    return inputs
+
+
 def codes_for(handler: HTTPRouteHandler, path: str) -> set[int]:
     methods = {str(m) for m in handler.http_methods}
-    inputs = set(handler.parsed_fn_signature.parameters) - INJECTED
-    inputs -= set(handler.resolve_dependencies())
+    inputs = _inputs(handler)
     codes = {503}
     if inputs:
         codes.add(400)

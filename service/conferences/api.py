@@ -9,6 +9,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from service.auth import requires
 from service.conferences import logic, queries
+from service.conferences.lookups import PUBLIC, ConferenceRow, staff_conference
 from service.conferences.schemas import (
     Conference,
     ConferenceCreate,
@@ -25,12 +26,13 @@ ORGANISER = [requires("organiser")]
 STAFF_SECURITY = [{"BearerToken": []}]
 
 
-async def _conference(db: asyncpg.Connection, slug: str, *, staff_view: bool = False) -> Conference:
-    """The conference as the API shows it. A change reads its answer with this inside its own
-    transaction: if the answer cannot be made (a date stored before dates were bounded that
-    overflows in the conference's time zone), the change is not committed either."""
-    conference, items = await logic.load(db, slug, include_unpublished=staff_view)
-    return logic.to_api(conference, items)
+async def _conference(db: asyncpg.Connection, slug: str) -> Conference:
+    """The conference as the API shows it after a change, drafts too. A change reads its answer
+    with this inside its own transaction: if the answer cannot be made (a date stored before
+    dates were bounded that overflows in the conference's time zone), the change is not
+    committed either."""
+    conference = await staff_conference(db, slug)
+    return logic.to_api(conference, await queries.programme(db, conference["id"]))
 
 
 class ConferenceAPI(Controller):
@@ -54,9 +56,13 @@ class ConferenceAPI(Controller):
             for r in rows
         ]
 
-    @get("/{slug:str}", summary="One conference with seats left and its programme")
-    async def get_conference(self, db: DB, slug: FromPath[str]) -> Conference:
-        return await _conference(db, slug)
+    @get(
+        "/{slug:str}",
+        dependencies=PUBLIC,
+        summary="One conference with seats left and its programme",
+    )
+    async def get_conference(self, db: DB, conference: ConferenceRow) -> Conference:
+        return logic.to_api(conference, await queries.programme(db, conference["id"]))
 
     @post(
         "/",
@@ -71,7 +77,7 @@ class ConferenceAPI(Controller):
         # (Read after the commit: in its transaction, now() would be before the default
         # opening of registration. Only bounded, new values can be read here.)
         slug = await logic.create_conference(db, given(data))
-        conference = await _conference(db, slug, staff_view=True)
+        conference = await _conference(db, slug)
         return Response(
             conference,
             status_code=HTTP_201_CREATED,
@@ -84,7 +90,7 @@ class ConferenceAPI(Controller):
     ) -> Conference:
         async with db.transaction():  # see `_conference`
             new_slug = await logic.update_conference(db, slug, given(data))
-            return await _conference(db, new_slug, staff_view=True)
+            return await _conference(db, new_slug)
 
     @post(
         "/{slug:str}/programme",
@@ -127,5 +133,5 @@ class ConferenceAPI(Controller):
         await logic.remove_item(db, slug, item_id)
 
     async def _item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> ProgrammeItem:
-        conference = await _conference(db, slug, staff_view=True)
+        conference = await _conference(db, slug)
         return next(i for i in conference.programme if i.id == item_id)

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from service.auth import requires
 from service.conferences import logic, queries
+from service.conferences.lookups import PUBLIC, STAFF, ConferenceRow
 from service.db import DB
 from service.errors import FieldErrors
 from service.forms import Form, local_input
@@ -21,6 +22,7 @@ ORGANISER = [requires("organiser")]
 
 class PublicPages(Controller):
     include_in_schema = False
+    dependencies = PUBLIC
 
     @get("/")
     async def home(self, db: DB) -> Template:
@@ -29,8 +31,8 @@ class PublicPages(Controller):
         )
 
     @get("/conferences/{slug:str}")
-    async def conference_page(self, db: DB, slug: FromPath[str]) -> Template:
-        conference, items = await logic.load(db, slug)
+    async def conference_page(self, db: DB, conference: ConferenceRow) -> Template:
+        items = await queries.programme(db, conference["id"])
         return Template("conferences/page.html", context={"conference": conference, "items": items})
 
 
@@ -88,6 +90,7 @@ class StaffConferencePages(Controller):
     path = "/staff/conferences"
     guards = ORGANISER
     include_in_schema = False
+    dependencies = STAFF
 
     @get("/new")
     async def new_conference(self) -> Template:
@@ -107,18 +110,19 @@ class StaffConferencePages(Controller):
         return _form_page("conferences/edit.html", 400, fields=form.redisplay(), errors=form.errors)
 
     @get("/{slug:str}")
-    async def edit_conference(self, db: DB, slug: FromPath[str]) -> Template:
-        conference, items = await logic.load(db, slug, include_unpublished=True)
+    async def edit_conference(self, db: DB, conference: ConferenceRow) -> Template:
         return _form_page(
             "conferences/edit.html",
             conference=conference,
-            items=items,
+            items=await queries.programme(db, conference["id"]),
             fields=_conference_fields(conference),
         )
 
     @post("/{slug:str}")
-    async def update_conference(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
-        conference, items = await logic.load(db, slug, include_unpublished=True)
+    async def update_conference(
+        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+    ) -> Any:
+        items = await queries.programme(db, conference["id"])
         form = Form(await request.form(), conference["timezone"])
         _conference_form(form, conference["seats_taken"])
         form.checkbox("published")
@@ -139,13 +143,13 @@ class StaffConferencePages(Controller):
         )
 
     @get("/{slug:str}/programme/new")
-    async def new_item(self, db: DB, slug: FromPath[str]) -> Template:
-        conference, _items = await logic.load(db, slug, include_unpublished=True)
+    async def new_item(self, conference: ConferenceRow) -> Template:
         return _form_page("conferences/item.html", conference=conference, fields={})
 
     @post("/{slug:str}/programme/new")
-    async def create_item(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
-        conference, _items = await logic.load(db, slug, include_unpublished=True)
+    async def create_item(
+        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+    ) -> Any:
         form = Form(await request.form(), conference["timezone"])
         _item_form(form, conference)
         if form.valid:
@@ -163,8 +167,10 @@ class StaffConferencePages(Controller):
         )
 
     @get("/{slug:str}/programme/{item_id:int}")
-    async def edit_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> Template:
-        conference, items = await logic.load(db, slug, include_unpublished=True)
+    async def edit_item(
+        self, db: DB, conference: ConferenceRow, item_id: FromPath[int]
+    ) -> Template:
+        items = await queries.programme(db, conference["id"])
         item = next((i for i in items if i["id"] == item_id), None)
         if item is None:
             raise logic.not_found()
@@ -177,9 +183,14 @@ class StaffConferencePages(Controller):
 
     @post("/{slug:str}/programme/{item_id:int}")
     async def update_item(
-        self, request: Request, db: DB, slug: FromPath[str], item_id: FromPath[int]
+        self,
+        request: Request,
+        db: DB,
+        slug: FromPath[str],
+        conference: ConferenceRow,
+        item_id: FromPath[int],
     ) -> Any:
-        conference, items = await logic.load(db, slug, include_unpublished=True)
+        items = await queries.programme(db, conference["id"])
         item = next((i for i in items if i["id"] == item_id), None)
         form = Form(await request.form(), conference["timezone"])
         _item_form(form, conference)
