@@ -14,7 +14,6 @@ from litestar.exceptions import NotFoundException
 
 from forums import queries
 from registration import logic as registration_logic
-from registration import queries as registration_queries
 from service import outbox
 from service.conferences import queries as conference_queries
 from service.errors import Conflict, FieldErrors
@@ -45,7 +44,7 @@ def forum_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str
 async def _mail(
     db: asyncpg.Connection, kind: str, registration_id: int, forum_id: int, **extra: Any
 ) -> None:
-    person = await registration_queries.by_id(db, registration_id)
+    person = await registration_logic.by_id(db, registration_id)
     await outbox.enqueue(
         db,
         kind,

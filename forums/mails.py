@@ -31,8 +31,8 @@ import asyncpg
 
 from forums import logic, queries
 from forums.providers import forum_event
+from registration import logic as registration_logic
 from registration import mails as registration_mails
-from registration import queries as registration_queries
 from registration import views as registration_views
 from service import mail_render
 from service.i18n import gettext as _
@@ -214,7 +214,7 @@ async def _source(
     forum_id = message.payload.get("forum_id")
     if message.ref_id is None or not isinstance(forum_id, int):
         return None
-    registration = await registration_queries.by_id(db, message.ref_id)
+    registration = await registration_logic.by_id(db, message.ref_id)
     forum = await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
     if registration is None or forum is None:
         return None

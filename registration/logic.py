@@ -209,6 +209,12 @@ async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tup
     return status, token(key, "manage", answer["manage_salt"])
 
 
+async def by_id(db: asyncpg.Connection, registration_id: int) -> asyncpg.Record | None:
+    """The registration with this id, or None (gone, e.g. erased): for other domains, whose
+    rows (a forum sign-up, a forum mail) name the person by id."""
+    return await queries.by_id(db, registration_id)
+
+
 async def by_manage_token(db: asyncpg.Connection, manage_token: str) -> asyncpg.Record:
     if not tokens.looks_valid(manage_token):
         raise invalid_link()
