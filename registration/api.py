@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from registration import logic, privacy, queries
+from registration.lookups import BY_TOKEN, RegistrationRow
 from registration.privacy import Erased
 from registration.schemas import (
     Accepted,
@@ -32,6 +33,7 @@ LINK_LIMIT = per_client("links", 120)
 class RegistrationAPI(Controller):
     path = "/api/v1"
     tags = ["registration"]
+    dependencies = BY_TOKEN
 
     @post(
         "/conferences/{slug:str}/registrations",
@@ -72,8 +74,7 @@ class RegistrationAPI(Controller):
         middleware=[LINK_LIMIT],
         summary="One's own registration: status, ticket, waiting-list place, forums",
     )
-    async def show(self, db: DB, state: State, token: FromPath[str]) -> Registration:
-        registration = await logic.by_manage_token(db, token)
+    async def show(self, db: DB, state: State, registration: RegistrationRow) -> Registration:
         return await registration_view(db, state.settings, registration)
 
     @patch(
@@ -84,6 +85,7 @@ class RegistrationAPI(Controller):
     async def change(
         self, db: DB, state: State, token: FromPath[str], data: JSONBody[LanguageChange]
     ) -> Registration:
+        # By hand: Litestar resolves a dependency before it validates the body (lookups.py).
         registration = await logic.by_manage_token(db, token)
         await queries.set_language(db, registration["id"], data.language)
         registration = await queries.by_id(db, registration["id"])
@@ -94,8 +96,7 @@ class RegistrationAPI(Controller):
         middleware=[LINK_LIMIT],
         summary="Everything stored about oneself, as JSON (GDPR Art. 15 and 20)",
     )
-    async def export(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
-        registration = await logic.by_manage_token(db, token)
+    async def export(self, db: DB, registration: RegistrationRow) -> Response[dict[str, Any]]:
         return Response(
             await privacy.export(db, registration),
             headers={
@@ -116,8 +117,7 @@ class RegistrationAPI(Controller):
             "working, so a second call gets 404."
         ),
     )
-    async def erase(self, db: DB, token: FromPath[str]) -> Erased:
-        registration = await logic.by_manage_token(db, token)
+    async def erase(self, db: DB, registration: RegistrationRow) -> Erased:
         await privacy.erase(db, registration["id"])
         return Erased()
 
@@ -127,7 +127,6 @@ class RegistrationAPI(Controller):
         middleware=[LINK_LIMIT],
         summary="Cancel one's registration (again: the same answer)",
     )
-    async def cancel(self, db: DB, token: FromPath[str]) -> Cancelled:
-        registration = await logic.by_manage_token(db, token)
+    async def cancel(self, db: DB, registration: RegistrationRow) -> Cancelled:
         await logic.cancel(db, registration["id"])
         return Cancelled()

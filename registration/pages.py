@@ -21,8 +21,7 @@ from litestar.response import Redirect, Template
 from registration import logic, options
 from registration.views import token_key
 from service import tokens
-from service.conferences import queries as conference_queries
-from service.conferences.logic import not_found
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
 from service.errors import FieldErrors
 from service.forms import Form
@@ -113,9 +112,8 @@ async def _confirmation_closed(
 class RegistrationPages(Controller):
     include_in_schema = False
 
-    @get("/conferences/{slug:str}/register")
-    async def form(self, db: DB, slug: FromPath[str]) -> Template:
-        conference = await self._conference(db, slug)
+    @get("/conferences/{slug:str}/register", dependencies=PUBLIC)
+    async def form(self, conference: ConferenceRow) -> Template:
         return _page(
             "registration/form.html",
             conference=conference,
@@ -123,9 +121,15 @@ class RegistrationPages(Controller):
             closed=self._closed_reason(conference),
         )
 
-    @post("/conferences/{slug:str}/register", middleware=[REGISTRATION_LIMIT])
-    async def submit(self, request: Request, db: DB, state: State, slug: FromPath[str]) -> Any:
-        conference = await self._conference(db, slug)
+    @post("/conferences/{slug:str}/register", middleware=[REGISTRATION_LIMIT], dependencies=PUBLIC)
+    async def submit(
+        self,
+        request: Request,
+        db: DB,
+        state: State,
+        slug: FromPath[str],
+        conference: ConferenceRow,
+    ) -> Any:
         closed = self._closed_reason(conference)
         if closed:  # before or after the window: say so, whatever was sent
             return _page("registration/form.html", 409, conference=conference, closed=closed)
@@ -159,10 +163,10 @@ class RegistrationPages(Controller):
         """The privacy notice (GDPR Art. 13), linked from every page's footer."""
         return _privacy_notice(state.settings, None)
 
-    @get("/conferences/{slug:str}/privacy")
-    async def conference_privacy(self, db: DB, state: State, slug: FromPath[str]) -> Template:
+    @get("/conferences/{slug:str}/privacy", dependencies=PUBLIC)
+    async def conference_privacy(self, state: State, conference: ConferenceRow) -> Template:
         """The same notice, naming the conference: linked from its forms."""
-        return _privacy_notice(state.settings, await self._conference(db, slug))
+        return _privacy_notice(state.settings, conference)
 
     @get("/confirm/{token:str}", middleware=[LINK_LIMIT])
     async def confirm_page(self, token: FromPath[str]) -> Template:
@@ -188,12 +192,6 @@ class RegistrationPages(Controller):
                     return Redirect(url)
             raise
         return Redirect(f"/r/{manage_token}?confirmed=1")
-
-    async def _conference(self, db: DB, slug: str):  # type: ignore[no-untyped-def]
-        conference = await conference_queries.by_slug(db, slug)
-        if conference is None or not conference["published"]:
-            raise not_found()
-        return conference
 
     @staticmethod
     def _closed_reason(conference) -> str | None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from registration import calendar, logic, options, privacy, queries
+from registration.lookups import BY_TOKEN, RegistrationRow
 from registration.views import forums_available, links, registration_view, ticket_secret
 from service.db import DB
 from service.i18n import current_language
@@ -30,36 +31,34 @@ class SelfService(Controller):
     path = "/r/{token:str}"
     include_in_schema = False
     middleware = [LINK_LIMIT]
+    dependencies = BY_TOKEN
 
     @get("/")
-    async def page(self, db: DB, state: State, token: FromPath[str]) -> Template:
-        registration = await logic.by_manage_token(db, token)
+    async def page(self, db: DB, state: State, registration: RegistrationRow) -> Template:
         return await self._page(db, state, registration, "registration/manage.html")
 
     @get("/ticket")
-    async def ticket_print(self, db: DB, state: State, token: FromPath[str]) -> Template:
-        registration = await logic.by_manage_token(db, token)
+    async def ticket_print(self, db: DB, state: State, registration: RegistrationRow) -> Template:
         if registration["status"] != "confirmed":
             raise NotFoundException(_("Only a confirmed registration has a ticket."))
         return await self._page(db, state, registration, "registration/ticket.html")
 
     @get("/ticket.svg")
-    async def ticket_svg(self, db: DB, state: State, token: FromPath[str]) -> Response[str]:
-        secret = await self._secret(db, state, token)
+    async def ticket_svg(self, state: State, registration: RegistrationRow) -> Response[str]:
+        secret = self._secret(state, registration)
         return Response(
             qr_svg(secret, label=_("Ticket code")), media_type="image/svg+xml", headers=PRIVATE
         )
 
     @get("/ticket.png")
-    async def ticket_png(self, db: DB, state: State, token: FromPath[str]) -> Response[bytes]:
-        secret = await self._secret(db, state, token)
+    async def ticket_png(self, state: State, registration: RegistrationRow) -> Response[bytes]:
+        secret = self._secret(state, registration)
         return Response(qr_png(secret), media_type="image/png", headers=PRIVATE)
 
     @get("/calendar.ics")
     async def calendar_download(
-        self, db: DB, state: State, token: FromPath[str]
+        self, db: DB, state: State, registration: RegistrationRow
     ) -> Response[bytes]:
-        registration = await logic.by_manage_token(db, token)
         body = await calendar.calendar_file(db, state.settings, registration, "PUBLISH")
         headers = {**PRIVATE, "Content-Disposition": 'attachment; filename="tagung.ics"'}
         return Response(body, media_type=ICS, headers=headers)
@@ -75,8 +74,9 @@ class SelfService(Controller):
         return Response(body, media_type=ICS, headers=PRIVATE)
 
     @post("/language")
-    async def change_language(self, request: Request, db: DB, token: FromPath[str]) -> Redirect:
-        registration = await logic.by_manage_token(db, token)
+    async def change_language(
+        self, request: Request, db: DB, token: FromPath[str], registration: RegistrationRow
+    ) -> Redirect:
         language = (await request.form()).get("language")
         if language not in ("de", "en"):
             return Redirect(f"/r/{token}")
@@ -85,25 +85,25 @@ class SelfService(Controller):
         return Redirect(f"/r/{token}?lang={language}&saved=language")
 
     @get("/cancel")
-    async def cancel_confirmation(self, db: DB, state: State, token: FromPath[str]) -> Template:
-        registration = await logic.by_manage_token(db, token)
+    async def cancel_confirmation(
+        self, db: DB, state: State, registration: RegistrationRow
+    ) -> Template:
         return await self._page(db, state, registration, "registration/cancel.html")
 
     @post("/cancel")
-    async def cancel(self, db: DB, token: FromPath[str]) -> Redirect:
-        registration = await logic.by_manage_token(db, token)
+    async def cancel(self, db: DB, token: FromPath[str], registration: RegistrationRow) -> Redirect:
         await logic.cancel(db, registration["id"])
         return Redirect(f"/r/{token}?cancelled=1")
 
     @get("/delete")
-    async def erase_confirmation(self, db: DB, state: State, token: FromPath[str]) -> Template:
-        registration = await logic.by_manage_token(db, token)
+    async def erase_confirmation(
+        self, db: DB, state: State, registration: RegistrationRow
+    ) -> Template:
         return await self._page(db, state, registration, "registration/delete.html")
 
     @post("/delete")
-    async def erase(self, db: DB, token: FromPath[str]) -> Template:
+    async def erase(self, db: DB, registration: RegistrationRow) -> Template:
         """Erasure (GDPR Art. 17): the place goes to the next person, then the data go."""
-        registration = await logic.by_manage_token(db, token)
         conference = await db.fetchrow(
             "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
         )
@@ -115,8 +115,8 @@ class SelfService(Controller):
             headers=PRIVATE,
         )
 
-    async def _secret(self, db: DB, state: State, token: str) -> str:
-        registration = await logic.by_manage_token(db, token)
+    @staticmethod
+    def _secret(state: State, registration: Any) -> str:
         secret = ticket_secret(state.settings, registration)
         if secret is None:
             raise NotFoundException(_("Only a confirmed registration has a ticket."))

@@ -24,8 +24,8 @@ from registration.schemas import Needs
 from registration.staff_queries import Filters
 from registration.views import token_key
 from service.auth import requires
-from service.conferences import queries as conference_queries
-from service.conferences.logic import local, not_found
+from service.conferences.logic import local
+from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
 from service.i18n import gettext as _
 from service.spreadsheet import MEDIA_TYPE, csv_download
@@ -94,14 +94,6 @@ class RegistrationSummary(msgspec.Struct):
 
 
 # ── shared by the API and the pages ─────────────────────────────────────────
-
-
-async def conference_or_404(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    """Published or not: organisers see every conference."""
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None:
-        raise not_found()
-    return conference
 
 
 async def registration_or_404(
@@ -233,6 +225,7 @@ class RegistrationStaffAPI(Controller):
     guards = ORGANISER
     security = STAFF_SECURITY
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get(
         "/registrations",
@@ -255,7 +248,8 @@ class RegistrationStaffAPI(Controller):
         ] = DEFAULT_LIMIT,
         after: Cursor = 0,
     ) -> RegistrationPage:
-        conference = await conference_or_404(db, slug)
+        # By hand: Litestar resolves a dependency before it validates the query (lookups.py).
+        conference = await staff_conference(db, slug)
         filters = Filters(status, category, (q or "").strip() or None)
         rows, next_id = await queries.page(db, conference["id"], filters, after, limit)
         return RegistrationPage(
@@ -271,8 +265,8 @@ class RegistrationStaffAPI(Controller):
             "to storing them (`needs.people` is how many are confirmed or waiting in all)."
         ),
     )
-    async def registration_summary(self, db: DB, slug: Slug) -> RegistrationSummary:
-        return await summary(db, await conference_or_404(db, slug))
+    async def registration_summary(self, db: DB, conference: ConferenceRow) -> RegistrationSummary:
+        return await summary(db, conference)
 
     @get(
         "/registrations.csv",
@@ -295,7 +289,7 @@ class RegistrationStaffAPI(Controller):
         category: CategoryParam = None,
         q: SearchParam = None,
     ) -> Stream:
-        conference = await conference_or_404(db, slug)
+        conference = await staff_conference(db, slug)  # by hand: see list_registrations
         filters = Filters(status, category, (q or "").strip() or None)
         return csv_download(
             f"anmeldungen-{conference['slug']}.csv",
@@ -310,8 +304,9 @@ class RegistrationStaffAPI(Controller):
         summary="Cancel a registration (the first person waiting moves up)",
         description="Cancelling again changes nothing and gives the same answer.",
     )
-    async def cancel(self, db: DB, slug: Slug, registration_id: FromPath[int]) -> StaffRegistration:
-        conference = await conference_or_404(db, slug)
+    async def cancel(
+        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
+    ) -> StaffRegistration:
         await registration_or_404(db, conference, registration_id)
         await logic.cancel(db, registration_id)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
@@ -323,9 +318,8 @@ class RegistrationStaffAPI(Controller):
         description="409 unless the registration is confirmed.",
     )
     async def resend_ticket(
-        self, db: DB, state: State, slug: Slug, registration_id: FromPath[int]
+        self, db: DB, state: State, conference: ConferenceRow, registration_id: FromPath[int]
     ) -> StaffRegistration:
-        conference = await conference_or_404(db, slug)
         await registration_or_404(db, conference, registration_id)
         await logic.reissue_ticket(db, token_key(state.settings), registration_id)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
@@ -336,9 +330,8 @@ class RegistrationStaffAPI(Controller):
         description="The same document the person downloads from their own page.",
     )
     async def export_person(
-        self, db: DB, slug: Slug, registration_id: FromPath[int]
+        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
     ) -> Response[dict[str, Any]]:
-        conference = await conference_or_404(db, slug)
         registration = await registration_or_404(db, conference, registration_id)
         filename = f"tagung-data-{registration_id}.json"
         return Response(
@@ -356,8 +349,9 @@ class RegistrationStaffAPI(Controller):
             "registration are deleted. Erasing again changes nothing."
         ),
     )
-    async def erase(self, db: DB, slug: Slug, registration_id: FromPath[int]) -> StaffRegistration:
-        conference = await conference_or_404(db, slug)
+    async def erase(
+        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
+    ) -> StaffRegistration:
         await registration_or_404(db, conference, registration_id)
         await privacy.erase(db, registration_id)
         return to_item(await registration_or_404(db, conference, registration_id), conference)

@@ -31,12 +31,12 @@ from registration.staff_api import (
     STATUSES,
     RegistrationSummary,
     Slug,
-    conference_or_404,
     registration_or_404,
     summary,
 )
 from registration.staff_queries import Filters
 from registration.views import token_key
+from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB
 from service.i18n import gettext as _
 
@@ -115,10 +115,12 @@ class RegistrationStaffPages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get("/")
-    async def list_page(self, request: Request, db: DB, slug: Slug) -> Template:
-        conference = await conference_or_404(db, slug)
+    async def list_page(
+        self, request: Request, db: DB, slug: Slug, conference: ConferenceRow
+    ) -> Template:
         filters, after, limit, errors = read_filters(request.query_params)
         rows, next_id = [], None
         counts = await summary(db, conference)
@@ -152,11 +154,15 @@ class RegistrationStaffPages(Controller):
 
     @get("/{registration_id:int}")
     async def detail_page(
-        self, request: Request, db: DB, slug: Slug, registration_id: FromPath[int]
+        self,
+        request: Request,
+        db: DB,
+        slug: Slug,
+        conference: ConferenceRow,
+        registration_id: FromPath[int],
     ) -> Template:
         """One person: what is stored about them (the same as their download), and what
         staff can do for them."""
-        conference = await conference_or_404(db, slug)
         registration = await registration_or_404(db, conference, registration_id)
         filters, after, _limit, _errors = read_filters(request.query_params)
         back = _query(filters, after=after or None)
@@ -183,7 +189,8 @@ class RegistrationStaffPages(Controller):
         """'Really cancel X?': the step between the list and the change, without JavaScript."""
         if action not in ACTIONS:
             raise NotFoundException()
-        conference = await conference_or_404(db, slug)
+        # By hand, after the action's check (a dependency would look the conference up first).
+        conference = await staff_conference(db, slug)
         registration = await registration_or_404(db, conference, registration_id)
         filters, after, _limit, _errors = read_filters(request.query_params)
         back = _query(filters, after=after or None)
@@ -216,7 +223,7 @@ class RegistrationStaffPages(Controller):
     ) -> Redirect:
         if action not in ACTIONS:
             raise NotFoundException()
-        conference = await conference_or_404(db, slug)
+        conference = await staff_conference(db, slug)  # by hand: see confirm_page
         await registration_or_404(db, conference, registration_id)
         if action == "cancel":
             await logic.cancel(db, registration_id)

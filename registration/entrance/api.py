@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
@@ -25,7 +25,7 @@ from service.auth import (
     scanner_or_token_checked_by_handler,
     token_digest,
 )
-from service.conferences import queries as conference_queries
+from service.conferences.lookups import staff_conference
 from service.db import DB, share_connection
 from service.i18n import gettext as _
 from service.openapi import problems
@@ -40,10 +40,9 @@ def as_decision(data: dict[str, Any]) -> CheckinDecision:
 
 
 async def _conference_id(db: DB, slug: str) -> int:
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None:
-        raise NotFoundException(_("There is no conference at this address."))
-    return conference["id"]
+    """The conference named in a body or next to a validated query, looked up by hand: as a
+    dependency it would be looked up before Litestar validates them (conferences.lookups)."""
+    return (await staff_conference(db, slug))["id"]
 
 
 class ScanAPI(Controller):

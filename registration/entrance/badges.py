@@ -19,9 +19,9 @@ from registration.staff_api import (
     NOT_CACHED,
     ORGANISER,
     Slug,
-    conference_or_404,
 )
 from registration.views import ticket_secret
+from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB
 from service.i18n import gettext as _
 from service.qr import qr_svg
@@ -56,10 +56,12 @@ class BadgePages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get("/badges")
-    async def badges(self, request: Request, db: DB, state: State, slug: Slug) -> Template:
-        conference = await conference_or_404(db, slug)
+    async def badges(
+        self, request: Request, db: DB, state: State, slug: Slug, conference: ConferenceRow
+    ) -> Template:
         layout, ids, category = _selection(request.query_params)
         holders = await queries.badge_holders(db, conference["id"], ids, category)
         if ids is not None and not holders:

@@ -32,9 +32,9 @@ from registration.staff_api import (
     ORGANISER,
     STAFF_SECURITY,
     Slug,
-    conference_or_404,
 )
 from service.auth import CurrentStaff
+from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, UNAVAILABLE_ERRORS
 from service.live import LiveHub, Subscription, keep_until_done, release_stream
 
@@ -82,6 +82,7 @@ class EntranceAPI(Controller):
     guards = ORGANISER
     security = STAFF_SECURITY
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get(
         "/stats",
@@ -96,8 +97,8 @@ class EntranceAPI(Controller):
             "conference's time zone. The dashboard's event stream says when these change."
         ),
     )
-    async def stats(self, db: DB, slug: Slug) -> EntranceStats:
-        return await entrance_stats(db, await conference_or_404(db, slug))
+    async def stats(self, db: DB, conference: ConferenceRow) -> EntranceStats:
+        return await entrance_stats(db, conference)
 
 
 class EntrancePages(Controller):
@@ -105,10 +106,10 @@ class EntrancePages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get("/entrance")
-    async def dashboard(self, db: DB, slug: Slug) -> Template:
-        conference = await conference_or_404(db, slug)
+    async def dashboard(self, db: DB, slug: Slug, conference: ConferenceRow) -> Template:
         stats = await entrance_stats(db, conference)
         base = f"/staff/conferences/{slug}"
         api = f"/api/v1/conferences/{slug}/entrance"
@@ -134,8 +135,7 @@ class EntrancePages(Controller):
         )
 
     @get("/entrance/arrivals.svg", media_type="image/svg+xml")
-    async def chart(self, db: DB, slug: Slug) -> str:
-        conference = await conference_or_404(db, slug)
+    async def chart(self, db: DB, conference: ConferenceRow) -> str:
         rows = await queries.arrivals(db, conference["id"])
         zone = conference["timezone"]
         return arrivals_svg(arrival_intervals(rows, ZoneInfo(zone)), zone)
@@ -144,9 +144,10 @@ class EntrancePages(Controller):
     async def events(
         self, request: Request, state: State, staff: CurrentStaff, slug: Slug
     ) -> ServerSentEvent:
-        # No request-long pooled connection: the stream may stay open for minutes.
+        # No request-long pooled connection: the stream may stay open for minutes (so not
+        # the `conference` dependency, which takes the request's connection).
         async with state.pool.acquire(timeout=state.settings.db_connect_timeout) as db:
-            conference = await conference_or_404(db, slug)
+            conference = await staff_conference(db, slug)
         hub: LiveHub = state.live
         try:
             # Beyond the caps: 429 with Retry-After; the page keeps its numbers without updates.

@@ -15,7 +15,8 @@ from litestar.response import Stream
 
 from registration.entrance import queries
 from registration.schemas import Needs
-from registration.staff_api import NOT_CACHED, ORGANISER, STAFF_SECURITY, Slug, conference_or_404
+from registration.staff_api import NOT_CACHED, ORGANISER, STAFF_SECURITY
+from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB, share_connection
 from service.spreadsheet import MEDIA_TYPE, csv_download
 
@@ -117,6 +118,7 @@ class EntranceExports(Controller):
     guards = ORGANISER
     security = STAFF_SECURITY
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get(
         "/attendees.csv",
@@ -127,8 +129,7 @@ class EntranceExports(Controller):
         # Streamed from a cursor: the guard's connection serves the handler and the stream.
         middleware=[share_connection],
     )
-    async def attendees_export(self, db: DB, slug: Slug) -> Stream:
-        conference = await conference_or_404(db, slug)
+    async def attendees_export(self, db: DB, conference: ConferenceRow) -> Stream:
         zone = ZoneInfo(conference["timezone"])
         return csv_download(
             f"teilnehmende-{conference['slug']}.csv",
@@ -145,8 +146,7 @@ class EntranceExports(Controller):
         media_type=MEDIA_TYPE,
         middleware=[share_connection],
     )
-    async def checkins_export(self, db: DB, slug: Slug) -> Stream:
-        conference = await conference_or_404(db, slug)
+    async def checkins_export(self, db: DB, conference: ConferenceRow) -> Stream:
         zone = ZoneInfo(conference["timezone"])
         return csv_download(
             f"einlass-{conference['slug']}.csv",
@@ -166,8 +166,7 @@ class EntranceExports(Controller):
         media_type=MEDIA_TYPE,
         middleware=[share_connection],
     )
-    async def needs_export(self, db: DB, slug: Slug) -> Stream:
-        conference = await conference_or_404(db, slug)
+    async def needs_export(self, db: DB, conference: ConferenceRow) -> Stream:
         return csv_download(
             f"bedarfe-{conference['slug']}.csv",
             NEEDS_COLUMNS,

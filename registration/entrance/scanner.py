@@ -26,8 +26,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Controller, MediaType, Response, get, post
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.response import Template
 
 from registration import options
@@ -46,7 +45,8 @@ from registration.entrance.schemas import (
 )
 from service import i18n
 from service.auth import CurrentStaff, StaffUser
-from service.conferences import queries as conference_queries
+from service.conferences.lookups import STAFF as STAFF_CONFERENCE
+from service.conferences.lookups import ConferenceRow, staff_conference
 from service.db import DB
 from service.errors import FieldErrors
 from service.i18n import gettext as _
@@ -292,13 +292,6 @@ async def upload(
     return BatchAnswer(results=results, conflicts=list(conflicts.values()))
 
 
-async def _conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None:
-        raise NotFoundException(_("There is no conference at this address."))
-    return conference
-
-
 class ScannerAPI(Controller):
     path = "/api/v1"
     tags = ["entrance"]
@@ -307,6 +300,9 @@ class ScannerAPI(Controller):
 
     @get(
         "/conferences/{slug:str}/checkin/offline-data",
+        # On this handler only: a dependency named like a body's field (the batch's
+        # `conference`) would make Litestar answer that field's errors with a 500.
+        dependencies=STAFF_CONFERENCE,
         summary="What a door needs to decide alone while the network is down",
         description=(
             "tickets: for every confirmed registration the SHA-256 (hex) of its ticket secret "
@@ -317,8 +313,8 @@ class ScannerAPI(Controller):
             "sent."
         ),
     )
-    async def offline_data(self, db: DB, slug: FromPath[str]) -> Response[OfflineData]:
-        data = await offline_data(db, await _conference(db, slug))
+    async def offline_data(self, db: DB, conference: ConferenceRow) -> Response[OfflineData]:
+        data = await offline_data(db, conference)
         return Response(data, headers=NOT_CACHED)
 
     @post(
@@ -339,7 +335,7 @@ class ScannerAPI(Controller):
         ),
     )
     async def batch(self, db: DB, staff: CurrentStaff, data: JSONBody[BatchRequest]) -> BatchAnswer:
-        conference = await _conference(db, data.conference)
+        conference = await staff_conference(db, data.conference)  # named in the body
         times = [scan.scanned_at for scan in data.scans]
         refused = checkin.offline_times_refused(times, conference["starts_at"], datetime.now(UTC))
         if refused:

@@ -13,6 +13,10 @@ Handlers that find the slug elsewhere (in a body) call the same functions direct
 whose other input Litestar validates (a JSON body, a query parameter with bounds) keeps calling
 them itself: Litestar resolves dependencies before it validates the handler's own parameters,
 so a dependency would answer such a request 404 where it is 400 today.
+
+Register a lookup on the handler, not its controller, where another handler of the controller
+takes a body with a field of the lookup's name (`conference`): Litestar takes an invalid value
+of that field for a failed dependency and answers 500 (tests/test_lookups.py checks this).
 """
 
 from __future__ import annotations
