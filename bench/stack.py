@@ -37,7 +37,7 @@ from service.settings import Settings
 
 SLUG = "stapel-2027"
 REQUESTS = 3000
-BATCH = 200
+BATCH = 50  # short batches: more chances of one undisturbed by the neighbours
 WARMUP = 300
 
 Scope = dict[str, Any]
