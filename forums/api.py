@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncpg
 from litestar import Controller, delete, get, patch, post, put
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from forums import logic, queries
 from forums.schemas import Forum, ForumCreate, ForumUpdate, Left, MoveRequest, Signup
-from registration import logic as registration_logic
+from registration import REGISTRATION_BY_TOKEN, RegistrationRow
 from service.auth import requires
-from service.conferences import queries as conference_queries
 from service.conferences.logic import local
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.conferences.schemas import given
 from service.db import DB
-from service.i18n import gettext as _
 from service.ratelimit import per_client
 
 ORGANISER = [requires("organiser")]
@@ -57,11 +55,12 @@ class ForumAPI(Controller):
     path = "/api/v1"
     tags = ["forums"]
 
-    @get("/conferences/{slug:str}/forums", summary="The forums of a conference, with seats left")
-    async def list_forums(self, db: DB, slug: FromPath[str]) -> list[Forum]:
-        conference = await conference_queries.by_slug(db, slug)
-        if conference is None or not conference["published"]:
-            raise NotFoundException(_("There is no conference at this address."))
+    @get(
+        "/conferences/{slug:str}/forums",
+        dependencies=PUBLIC,
+        summary="The forums of a conference, with seats left",
+    )
+    async def list_forums(self, db: DB, conference: ConferenceRow) -> list[Forum]:
         return [forum_view(r) for r in await queries.list_for_conference(db, conference["id"])]
 
     @post(
@@ -107,9 +106,11 @@ class ForumAPI(Controller):
         "/registrations/{token:str}/forums/{forum_id:int}",
         middleware=[SIGNUP_LIMIT],
         summary="Sign up for a forum (a seat, or its waiting list); 409 on a time clash",
+        dependencies=REGISTRATION_BY_TOKEN,
     )
-    async def sign_up(self, db: DB, token: FromPath[str], forum_id: FromPath[int]) -> Signup:
-        registration = await registration_logic.by_manage_token(db, token)
+    async def sign_up(
+        self, db: DB, registration: RegistrationRow, forum_id: FromPath[int]
+    ) -> Signup:
         status, position = await logic.sign_up(db, registration["id"], forum_id)
         return Signup(status, position)  # type: ignore[arg-type]
 
@@ -118,8 +119,8 @@ class ForumAPI(Controller):
         status_code=200,
         middleware=[SIGNUP_LIMIT],
         summary="Leave a forum (the first person waiting moves up)",
+        dependencies=REGISTRATION_BY_TOKEN,
     )
-    async def leave(self, db: DB, token: FromPath[str], forum_id: FromPath[int]) -> Left:
-        registration = await registration_logic.by_manage_token(db, token)
+    async def leave(self, db: DB, registration: RegistrationRow, forum_id: FromPath[int]) -> Left:
         await logic.leave(db, registration["id"], forum_id)
         return Left()

@@ -21,8 +21,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_409_CONFLICT
 
 from forums import logic, queries
-from registration import logic as registration_logic
-from service.conferences import logic as conference_logic
+from registration import REGISTRATION_BY_TOKEN, RegistrationRow
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
 from service.errors import Conflict
 from service.i18n import current_language
@@ -78,17 +78,20 @@ class AttendeeForumPages(Controller):
     path = "/r/{token:str}/forums"
     include_in_schema = False
     middleware = [LINK_LIMIT]
+    dependencies = REGISTRATION_BY_TOKEN
 
     @get("/")
-    async def forums_page(self, request: Request, db: DB, token: FromPath[str]) -> Template:
-        registration = await registration_logic.by_manage_token(db, token)
+    async def forums_page(
+        self, request: Request, db: DB, token: FromPath[str], registration: RegistrationRow
+    ) -> Template:
         done, forum = request.query_params.get("done", ""), request.query_params.get("forum", "")
         notice = (done, int(forum)) if forum.isdigit() else ("", 0)
         return await _attendee_page(db, token, registration, notice=notice)
 
     @post("/{forum_id:int}/join")
-    async def join(self, db: DB, token: FromPath[str], forum_id: FromPath[int]) -> Any:
-        registration = await registration_logic.by_manage_token(db, token)
+    async def join(
+        self, db: DB, token: FromPath[str], registration: RegistrationRow, forum_id: FromPath[int]
+    ) -> Any:
         try:
             status, _position = await logic.sign_up(db, registration["id"], forum_id)
         except Conflict as refused:
@@ -103,8 +106,9 @@ class AttendeeForumPages(Controller):
         return Redirect(f"/r/{token}/forums{query}", status_code=HTTP_303_SEE_OTHER)
 
     @post("/{forum_id:int}/leave")
-    async def leave(self, db: DB, token: FromPath[str], forum_id: FromPath[int]) -> Any:
-        registration = await registration_logic.by_manage_token(db, token)
+    async def leave(
+        self, db: DB, token: FromPath[str], registration: RegistrationRow, forum_id: FromPath[int]
+    ) -> Any:
         try:
             await logic.leave(db, registration["id"], forum_id)
         except Conflict as refused:
@@ -176,10 +180,10 @@ async def _attendee_page(
 
 class PublicForumPages(Controller):
     include_in_schema = False
+    dependencies = PUBLIC
 
     @get("/conferences/{slug:str}/forums")
-    async def public_forums(self, db: DB, slug: FromPath[str]) -> Template:
-        conference, _items = await conference_logic.load(db, slug)
+    async def public_forums(self, db: DB, conference: ConferenceRow) -> Template:
         forums = await queries.list_for_conference(db, conference["id"])
         return Template(
             "forums/public.html",

@@ -24,8 +24,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST, HTTP
 from forums import logic, queries
 from registration import options
 from service.auth import requires
-from service.conferences import queries as conference_queries
-from service.conferences.logic import not_found
+from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
 from service.errors import Conflict, FieldErrors
 from service.forms import Form, local_input
@@ -48,19 +47,11 @@ TEXT_FIELDS = {  # name → longest value, as in forums.schemas
 # ── shared helpers ──────────────────────────────────────────────────────────
 
 
-async def _conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    """Published or not: organisers see every conference."""
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None:
-        raise not_found()
-    return conference
-
-
 async def _forum(db: asyncpg.Connection, forum_id: int) -> tuple[asyncpg.Record, asyncpg.Record]:
     forum = await queries.by_id(db, forum_id)
     if forum is None:
         raise logic.forum_not_found()
-    return forum, await _conference(db, forum["conference"])
+    return forum, await staff_conference(db, forum["conference"])
 
 
 def _languages(current: str | None = None) -> tuple[str, ...]:
@@ -184,10 +175,10 @@ class StaffForumPages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get("/conferences/{slug:str}/forums")
-    async def list_page(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
-        conference = await _conference(db, slug)
+    async def list_page(self, request: Request, db: DB, conference: ConferenceRow) -> Template:
         forums = await queries.list_for_conference(db, conference["id"])
         return _page(
             "forums/staff_list.html",
@@ -201,8 +192,7 @@ class StaffForumPages(Controller):
         )
 
     @get("/conferences/{slug:str}/forums/new")
-    async def new_forum(self, db: DB, slug: FromPath[str]) -> Template:
-        conference = await _conference(db, slug)
+    async def new_forum(self, conference: ConferenceRow) -> Template:
         return _page(
             "forums/edit.html",
             conference=conference,
@@ -212,8 +202,9 @@ class StaffForumPages(Controller):
         )
 
     @post("/conferences/{slug:str}/forums/new")
-    async def create_forum(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
-        conference = await _conference(db, slug)
+    async def create_forum(
+        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+    ) -> Any:
         form = Form(await request.form(), conference["timezone"])
         read_forum_form(form, conference)
         if form.valid:

@@ -2,7 +2,8 @@
 entrance (check-in, scanner, dashboard) is the sub-package `registration.entrance`.
 
 Public surface for other domains: `router`, `TEMPLATES`, `issue_pass`/`withdraw_pass` (for
-exhibitors' stand staff), `logic.on_cancelled`, and the provider hooks
+exhibitors' stand staff), `REGISTRATION_BY_TOKEN`/`RegistrationRow` (the dependency that hands
+a handler the registration its self-service link names), `logic.on_cancelled`, and the hooks
 `registration.views.provide_forum_signups` and `registration.calendar.provide_events`.
 """
 
@@ -13,6 +14,8 @@ from litestar import Router
 from registration import logic  # noqa: F401  (registers the conference-change handler)
 from registration.api import RegistrationAPI
 from registration.entrance import CONTROLLERS as ENTRANCE
+from registration.lookups import BY_TOKEN as REGISTRATION_BY_TOKEN
+from registration.lookups import RegistrationRow
 from registration.pages import RegistrationPages
 from registration.passes import issue_pass, withdraw_pass
 from registration.selfservice import SelfService
@@ -32,4 +35,11 @@ router = Router(
     ],
 )
 
-__all__ = ["TEMPLATES", "issue_pass", "router", "withdraw_pass"]
+__all__ = [
+    "REGISTRATION_BY_TOKEN",
+    "TEMPLATES",
+    "RegistrationRow",
+    "issue_pass",
+    "router",
+    "withdraw_pass",
+]

@@ -142,15 +142,6 @@ async def remove_item(db: asyncpg.Connection, slug: str, item_id: int) -> None:
         await queries.delete_item(db, item_id)
 
 
-async def load(
-    db: asyncpg.Connection, slug: str, *, include_unpublished: bool = False
-) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    conference = await queries.by_slug(db, slug)
-    if conference is None or not (conference["published"] or include_unpublished):
-        raise not_found()
-    return conference, await queries.programme(db, conference["id"])
-
-
 def local(moment: datetime, conference: asyncpg.Record) -> datetime:
     return moment.astimezone(ZoneInfo(conference["timezone"]))
 
