@@ -1,5 +1,5 @@
 """Market of opportunities: stand catalogue, floor plan, booking workflow, staff passes,
-public directory. Public surface: `router`, `TEMPLATES`, `wire(settings)`."""
+public directory. Public surface: `wire(settings)`, called by create_app (service/wiring.py)."""
 
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from exhibitors.privacy import ExhibitorPrivacyAPI, ExhibitorPrivacyPages
 from exhibitors.public_pages import PublicExhibitorPages
 from exhibitors.staff_pages import StaffExhibitorPages, StaffStandPages
 from service.settings import Settings
+from service.wiring import Domain
 
 TEMPLATES = Path(__file__).parent / "templates"
 router = Router(
@@ -31,9 +32,10 @@ router = Router(
 )
 
 
-def wire(settings: Settings) -> None:
+def wire(settings: Settings) -> Domain:
     """The e-mail renderers, and the confirmer for the shared page `/confirm/{token}`
-    (registration's; it must not import this domain, so this domain hands it over)."""
+    (registration's; it must not import this domain, so this domain hands it over); hands
+    back the routes and templates."""
     import asyncpg
     from litestar.exceptions import NotFoundException
 
@@ -52,3 +54,4 @@ def wire(settings: Settings) -> None:
         return f"/x/{manage}?confirmed=1"
 
     pages.provide_confirmer(confirm_booking)
+    return Domain(router, TEMPLATES)

@@ -222,9 +222,9 @@ async def _leave(db: asyncpg.Connection, forum: asyncpg.Record, signup: asyncpg.
         await _fill_seats(db, forum)
 
 
-@registration_logic.on_cancelled
 async def registration_cancelled(db: asyncpg.Connection, registration_id: int) -> None:
-    """A cancelled registration gives up its forums; their seats go to those waiting."""
+    """A cancelled registration gives up its forums; their seats go to those waiting
+    (registration.logic.on_cancelled, registered by forums.wire)."""
     for signup in await queries.active_signups(db, registration_id):
         forum = await queries.lock(db, signup["forum_id"])
         await _leave(db, forum, signup)

@@ -232,7 +232,7 @@ async def _source(
 
 
 def register_renderers(settings: Settings) -> None:
-    """Wiring (create_app): the renderers need BASE_URL for links and SECRET_KEY for tokens."""
+    """Wiring (forums.wire): the renderers need BASE_URL for links and SECRET_KEY for tokens."""
     mail_render.register_renderers(
         BUILDERS,
         partial(_source, settings),

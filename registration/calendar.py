@@ -10,6 +10,7 @@ from registration import logic, queries, views
 from service import tokens
 from service.ical import CalendarEvent, build_calendar
 from service.settings import Settings
+from service.wiring import add_once
 
 
 def _domain(settings: Settings) -> str:
@@ -84,10 +85,9 @@ async def by_feed_token(db: asyncpg.Connection, feed_token: str) -> asyncpg.Reco
     return await logic.by_manage_token(db, feed_token)
 
 
-# Forums add their entries at wiring time (registration does not import forums).
+# Forums add their entries in forums.wire (registration does not import forums).
 _extra_events: list = []
 
 
 def provide_events(provider) -> None:  # type: ignore[no-untyped-def]
-    if provider not in _extra_events:
-        _extra_events.append(provider)
+    add_once(_extra_events, provider)

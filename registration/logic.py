@@ -16,10 +16,11 @@ import asyncpg
 from litestar.exceptions import NotFoundException
 
 from registration import queries
-from service import events, mail_quota, outbox, tokens
+from service import mail_quota, outbox, tokens
 from service.conferences import queries as conference_queries
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
+from service.wiring import add_once
 
 # Versions of the texts a person agreed to; a new text gets a new version.
 CONSENT_TEXT_VERSIONS = {
@@ -42,16 +43,14 @@ MAIL_CONFERENCE_CHANGED = "registration.conference_changed"
 _CONFIRM_MAIL_PAYLOAD = json.dumps({})
 
 
-# Later domains (forums) hand in what must happen when someone cancels: it runs in the same
-# transaction, after the conference and registration rows are locked.
+# Later domains (forums) hand in what must happen when someone cancels, in their wire(): it runs
+# in the same transaction, after the conference and registration rows are locked.
 CancelHandler = Callable[[asyncpg.Connection, int], Awaitable[None]]
 _cancel_handlers: list[CancelHandler] = []
 
 
 def on_cancelled(handler: CancelHandler) -> CancelHandler:
-    if handler not in _cancel_handlers:
-        _cancel_handlers.append(handler)
-    return handler
+    return add_once(_cancel_handlers, handler)
 
 
 def invalid_link() -> NotFoundException:
@@ -272,11 +271,11 @@ async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) ->
 CALENDAR_FIELDS = {"title", "starts_at", "ends_at", "venue", "address", "description"}
 
 
-@events.on_conference_changed
 async def conference_changed(
     db: asyncpg.Connection, conference: asyncpg.Record, changes: dict[str, Any]
 ) -> None:
-    """Runs inside the conference update, with the conference row locked."""
+    """Runs inside the conference update, with the conference row locked (registered with
+    service.events by registration.wire)."""
     if "capacity" in changes:
         await promote_into_free_seats(db, conference["id"])
     if CALENDAR_FIELDS & changes.keys():

@@ -105,20 +105,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.live.close()
             await pool.close()
 
-    # Each domain hands in its router and its template folder. Only this function (and the
-    # CLI) may import the domains; the shell itself knows none of them.
+    # Each domain's one wire() registers its mail renderers, handlers and providers (again on
+    # every create_app: a second wiring replaces the first) and hands back its router and
+    # template folder (service/wiring.py). Only this function (and the CLI) may import the
+    # domains; the shell itself knows none of them.
     import exhibitors
     import forums
-    import forums.mails
     import registration
-    import registration.mails
 
-    registration.mails.register_renderers(settings)
-    forums.wire(settings)
-    exhibitors.wire(settings)
-    forums.mails.register_renderers(settings)
-    domain_routers = [registration.router, forums.router, exhibitors.router]
-    template_dirs = [registration.TEMPLATES, forums.TEMPLATES, exhibitors.TEMPLATES]
+    domains = [domain.wire(settings) for domain in (registration, forums, exhibitors)]
+    domain_routers = [domain.router for domain in domains]
+    template_dirs = [domain.templates for domain in domains]
     # Cookies travel only over TLS when the site is served over https (BASE_URL).
     secure_cookies = uses_https(settings)
 

@@ -2,8 +2,9 @@
 
 The shell knows no domain (registration, forums, exhibitors); when something in the shell
 changes that a domain must act on — a conference grew, moved or changed its venue — the domain
-registers a handler here when its package is imported by create_app. Handlers run inside the
-caller's transaction, so their effects (promotions, e-mails in the outbox) commit or roll back
+registers a handler here in its `wire(settings)` (service/wiring.py), which create_app calls;
+wiring again replaces the handler, never adds it twice. Handlers run inside the caller's
+transaction, so their effects (promotions, e-mails in the outbox) commit or roll back
 with the change itself.
 """
 
@@ -14,14 +15,14 @@ from typing import Any
 
 import asyncpg
 
+from service.wiring import add_once
+
 ConferenceChanged = Callable[[asyncpg.Connection, asyncpg.Record, dict[str, Any]], Awaitable[None]]
 _conference_changed: list[ConferenceChanged] = []
 
 
 def on_conference_changed(handler: ConferenceChanged) -> ConferenceChanged:
-    if handler not in _conference_changed:
-        _conference_changed.append(handler)
-    return handler
+    return add_once(_conference_changed, handler)
 
 
 async def conference_changed(

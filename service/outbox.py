@@ -73,8 +73,9 @@ _renderers: dict[str, Renderer] = {}
 
 
 def register_renderer(kind: str, renderer: Renderer) -> None:
-    """Called at wiring time. A second registration of a kind replaces the first, because
-    create_app (which wires) runs more than once in one process, e.g. in tests."""
+    """Called by a domain's `wire` (service/wiring.py), never at import. A second registration
+    of a kind replaces the first, because create_app (which wires) runs more than once in one
+    process, e.g. in tests."""
     _renderers[kind] = renderer
 
 
@@ -385,7 +386,7 @@ class OutboxWorker:
     async def _render(self, db: asyncpg.Connection, message: OutboxMessage) -> EmailMessage | None:
         """The finished message, or None once the row is settled (skipped, or failed)."""
         try:
-            renderer = _renderers.get(message.kind)
+            renderer = _renderers.get(message.kind) or _BUILT_IN.get(message.kind)
             if renderer is None:
                 raise LookupError(f"no renderer registered for kind {message.kind!r}")
             email = await renderer(db, message)
@@ -614,4 +615,6 @@ async def _render_test(db: asyncpg.Connection, message: OutboxMessage) -> EmailM
     )
 
 
-register_renderer(TEST_KIND, _render_test)
+# The outbox's own kinds need no wiring: the worker knows them (a test message sent before or
+# without create_app, e.g. by `tagung worker` or a test's worker, is rendered all the same).
+_BUILT_IN: dict[str, Renderer] = {TEST_KIND: _render_test}

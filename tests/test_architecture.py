@@ -22,7 +22,7 @@ DOMAINS = ("registration", "forums", "exhibitors")
 # The shell's modules that may import the domains, and why. Everything else under service/
 # (service/demo.py too: the demo conference and its admin, nothing of a domain) knows none.
 SHELL_WIRING = {
-    "service/app.py": "create_app mounts each domain's router and templates and calls its wiring",
+    "service/app.py": "create_app calls each domain's wire and mounts the routes it hands back",
     "service/cli.py": "`tagung demo` loads each domain's demo data (forums.demo, …); "
     "`tagung gdpr purge` runs registration's and exhibitors' data-protection clean-up",
 }
@@ -31,7 +31,8 @@ SHELL_WIRING = {
 # names) and these modules, each for the hooks or small functions it offers. A module not listed
 # here (queries, schemas, api, pages of staff, entrance, …) is registration's inside.
 REGISTRATION_PUBLIC = {
-    "registration": "router, TEMPLATES, issue_pass / withdraw_pass (an exhibitor's stand staff)",
+    "registration": "issue_pass / withdraw_pass (an exhibitor's stand staff), "
+    "REGISTRATION_BY_TOKEN / RegistrationRow (the registration dependency); wire is the shell's",
     "registration.logic": "on_cancelled (hook), by_id, by_manage_token, check_window, token, "
     "CONSENT_TEXT_VERSIONS",
     "registration.views": "provide_forum_signups / provide_forum_attendance (hooks), token_key, "
