@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from exhibitors import logic, queries
+from exhibitors.lookups import BY_TOKEN, BookingRow
 from exhibitors.schemas import (
     Accepted,
     Approve,
@@ -32,6 +33,7 @@ from exhibitors.schemas import (
 from exhibitors.views import booking_view, exhibitor_view, item_view, stand_view
 from registration.views import token_key
 from service.auth import requires
+from service.conferences.lookups import PUBLIC, ConferenceRow, published_conference
 from service.conferences.schemas import given
 from service.db import DB
 from service.ratelimit import per_client
@@ -47,9 +49,12 @@ class StandAPI(Controller):
     path = "/api/v1"
     tags = ["exhibitors"]
 
-    @get("/conferences/{slug:str}/stands", summary="The stand catalogue with what is booked")
-    async def list_stands(self, db: DB, slug: FromPath[str]) -> list[Stand]:
-        conference = await logic.conference_or_404(db, slug)
+    @get(
+        "/conferences/{slug:str}/stands",
+        dependencies=PUBLIC,
+        summary="The stand catalogue with what is booked",
+    )
+    async def list_stands(self, db: DB, conference: ConferenceRow) -> list[Stand]:
         return [stand_view(s) for s in await queries.stands(db, conference["id"])]
 
     @post(
@@ -119,9 +124,9 @@ class BookingAPI(Controller):
         "/exhibitor-bookings/{token:str}",
         middleware=[LINK_LIMIT],
         summary="One's own booking: status, stand, directory entry, passes",
+        dependencies=BY_TOKEN,
     )
-    async def show(self, db: DB, state: State, token: FromPath[str]) -> Booking:
-        booking = await logic.by_manage_token(db, token)
+    async def show(self, db: DB, state: State, booking: BookingRow) -> Booking:
         return await booking_view(db, token_key(state.settings), booking)
 
     @patch(
@@ -132,6 +137,7 @@ class BookingAPI(Controller):
     async def edit(
         self, db: DB, state: State, token: FromPath[str], data: JSONBody[DirectoryUpdate]
     ) -> Booking:
+        # By hand: Litestar resolves a dependency before it validates the body (lookups.py).
         booking = await logic.by_manage_token(db, token)
         await logic.update_directory(db, booking, given(data))
         booking = await logic.by_manage_token(db, token)
@@ -142,9 +148,11 @@ class BookingAPI(Controller):
         status_code=200,
         middleware=[LINK_LIMIT],
         summary="Withdraw one's booking (the stand and all passes are released)",
+        dependencies=BY_TOKEN,
     )
-    async def cancel(self, db: DB, state: State, token: FromPath[str]) -> Booking:
-        booking = await logic.by_manage_token(db, token)
+    async def cancel(
+        self, db: DB, state: State, token: FromPath[str], booking: BookingRow
+    ) -> Booking:
         await logic.cancel(db, booking)
         return await booking_view(
             db, token_key(state.settings), await logic.by_manage_token(db, token)
@@ -159,7 +167,7 @@ class BookingAPI(Controller):
     async def add_pass(
         self, db: DB, state: State, token: FromPath[str], data: JSONBody[PassCreate]
     ) -> Pass:
-        booking = await logic.by_manage_token(db, token)
+        booking = await logic.by_manage_token(db, token)  # by hand: see edit
         key = token_key(state.settings)
         registration_id = await logic.add_pass(
             db, key, booking, data.name, data.email, data.language
@@ -172,11 +180,11 @@ class BookingAPI(Controller):
         status_code=200,
         middleware=[LINK_LIMIT],
         summary="Remove a staff member: the pass stops working",
+        dependencies=BY_TOKEN,
     )
     async def remove_pass(
-        self, db: DB, state: State, token: FromPath[str], pass_id: FromPath[int]
+        self, db: DB, state: State, booking: BookingRow, pass_id: FromPath[int]
     ) -> Booking:
-        booking = await logic.by_manage_token(db, token)
         await logic.remove_pass(db, booking, pass_id)
         return await booking_view(db, token_key(state.settings), booking)
 
@@ -196,7 +204,9 @@ class ReviewAPI(Controller):
         limit: PageSize = 50,
         after: Cursor = 0,
     ) -> BookingPage:
-        conference = await logic.conference_or_404(db, slug)
+        # By hand: Litestar resolves a dependency before it validates the query. Published
+        # conferences only, unlike the staff pages (which show drafts): kept as it was.
+        conference = await published_conference(db, slug)
         rows = await queries.bookings(
             db, conference["id"], status=status, after=after, limit=limit + 1
         )
@@ -272,10 +282,10 @@ class ReviewAPI(Controller):
 class DirectoryAPI(Controller):
     path = "/api/v1"
     tags = ["exhibitors"]
+    dependencies = PUBLIC
 
     @get("/conferences/{slug:str}/exhibitors", summary="Approved exhibitors with their stands")
     async def directory(
-        self, db: DB, slug: FromPath[str], topic: FromQuery[str | None] = None
+        self, db: DB, conference: ConferenceRow, topic: FromQuery[str | None] = None
     ) -> list[Exhibitor]:
-        conference = await logic.conference_or_404(db, slug)
         return [exhibitor_view(r) for r in await queries.directory(db, conference["id"], topic)]

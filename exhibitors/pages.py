@@ -29,8 +29,10 @@ from exhibitors.forms import (
     read_request,
     redisplay,
 )
+from exhibitors.lookups import BY_TOKEN, BookingRow
 from exhibitors.options import feature_names, features, kind_name, kinds, status_name, topics
 from registration.views import token_key
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
 from service.forms import Form
 from service.i18n import current_language
@@ -72,10 +74,10 @@ def _conflict(exc: HTTPException) -> str:
 
 class ExhibitorRequestPages(Controller):
     include_in_schema = False
+    dependencies = PUBLIC
 
     @get("/conferences/{slug:str}/exhibit")
-    async def form(self, db: DB, slug: FromPath[str]) -> Template:
-        conference = await logic.conference_or_404(db, slug)
+    async def form(self, conference: ConferenceRow) -> Template:
         return _page(
             "exhibitors/request.html",
             conference=conference,
@@ -84,8 +86,14 @@ class ExhibitorRequestPages(Controller):
         )
 
     @post("/conferences/{slug:str}/exhibit", middleware=[REQUEST_LIMIT])
-    async def submit(self, request: Request, db: DB, state: State, slug: FromPath[str]) -> Any:
-        conference = await logic.conference_or_404(db, slug)
+    async def submit(
+        self,
+        request: Request,
+        db: DB,
+        state: State,
+        slug: FromPath[str],
+        conference: ConferenceRow,
+    ) -> Any:
         closed = _closed_reason(conference)
         if closed:
             return _page("exhibitors/request.html", 409, conference=conference, closed=closed)
@@ -133,10 +141,12 @@ class ExhibitorSelfService(Controller):
     path = "/x/{token:str}"
     include_in_schema = False
     middleware = [LINK_LIMIT]
+    dependencies = BY_TOKEN
 
     @get("/")
-    async def page(self, request: Request, db: DB, token: FromPath[str]) -> Template:
-        booking = await logic.by_manage_token(db, token)
+    async def page(
+        self, request: Request, db: DB, token: FromPath[str], booking: BookingRow
+    ) -> Template:
         done = NOTICES.get(request.query_params.get("done", ""))
         notice = done() if done else None
         if request.query_params.get("confirmed"):
@@ -144,8 +154,9 @@ class ExhibitorSelfService(Controller):
         return await self._manage(db, token, booking, notice=notice)
 
     @post("/directory")
-    async def edit_directory(self, request: Request, db: DB, token: FromPath[str]) -> Any:
-        booking = await logic.by_manage_token(db, token)
+    async def edit_directory(
+        self, request: Request, db: DB, token: FromPath[str], booking: BookingRow
+    ) -> Any:
         form = Form(await request.form())
         changes = read_directory(form)
         if form.valid:
@@ -166,8 +177,9 @@ class ExhibitorSelfService(Controller):
         )
 
     @post("/passes")
-    async def add_pass(self, request: Request, db: DB, state: State, token: FromPath[str]) -> Any:
-        booking = await logic.by_manage_token(db, token)
+    async def add_pass(
+        self, request: Request, db: DB, state: State, token: FromPath[str], booking: BookingRow
+    ) -> Any:
         form = Form(await request.form())
         name, email, language = read_pass(form)
         if form.valid:
@@ -189,9 +201,8 @@ class ExhibitorSelfService(Controller):
 
     @get("/passes/{pass_id:int}/remove")
     async def remove_pass_confirmation(
-        self, db: DB, token: FromPath[str], pass_id: FromPath[int]
+        self, db: DB, token: FromPath[str], booking: BookingRow, pass_id: FromPath[int]
     ) -> Template:
-        booking = await logic.by_manage_token(db, token)
         held = {p["id"]: p for p in await queries.passes(db, booking["id"])}
         if pass_id not in held:
             raise NotFoundException(_("There is no such pass."))
@@ -204,14 +215,16 @@ class ExhibitorSelfService(Controller):
         )
 
     @post("/passes/{pass_id:int}/remove")
-    async def remove_pass(self, db: DB, token: FromPath[str], pass_id: FromPath[int]) -> Redirect:
-        booking = await logic.by_manage_token(db, token)
+    async def remove_pass(
+        self, db: DB, token: FromPath[str], booking: BookingRow, pass_id: FromPath[int]
+    ) -> Redirect:
         await logic.remove_pass(db, booking, pass_id)
         return _see(f"/x/{token}?done=pass-removed#passes")
 
     @get("/cancel")
-    async def cancel_confirmation(self, db: DB, token: FromPath[str]) -> Template:
-        booking = await logic.by_manage_token(db, token)
+    async def cancel_confirmation(
+        self, db: DB, token: FromPath[str], booking: BookingRow
+    ) -> Template:
         conference = await _conference_of(db, booking)
         return _page(
             "exhibitors/cancel.html",
@@ -222,8 +235,7 @@ class ExhibitorSelfService(Controller):
         )
 
     @post("/cancel")
-    async def cancel(self, db: DB, token: FromPath[str]) -> Redirect:
-        booking = await logic.by_manage_token(db, token)
+    async def cancel(self, db: DB, token: FromPath[str], booking: BookingRow) -> Redirect:
         await logic.cancel(db, booking)
         return _see(f"/x/{token}?done=cancelled")
 

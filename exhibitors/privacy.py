@@ -20,6 +20,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from exhibitors import logic, queries
+from exhibitors.lookups import BY_TOKEN, BookingRow
 from registration.privacy import Erased
 from registration.privacy import anonymise as anonymise_registrations
 from service import outbox
@@ -104,13 +105,13 @@ class ExhibitorPrivacyAPI(Controller):
     path = "/api/v1/exhibitor-bookings/{token:str}"
     tags = ["exhibitors"]
     middleware = [LINK_LIMIT]
+    dependencies = BY_TOKEN
 
     @get(
         "/export",
         summary="Everything stored about one's booking, as JSON (GDPR Art. 15 and 20)",
     )
-    async def download(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
-        booking = await logic.by_manage_token(db, token)
+    async def download(self, db: DB, booking: BookingRow) -> Response[dict[str, Any]]:
         return _download(await export(db, booking["id"]))
 
     @post(
@@ -123,8 +124,7 @@ class ExhibitorPrivacyAPI(Controller):
             "anonymous and mails not yet sent are dropped. The link stops working."
         ),
     )
-    async def erase_booking(self, db: DB, token: FromPath[str]) -> Erased:
-        booking = await logic.by_manage_token(db, token)
+    async def erase_booking(self, db: DB, booking: BookingRow) -> Erased:
         await erase(db, booking)
         return Erased()
 
@@ -133,15 +133,14 @@ class ExhibitorPrivacyPages(Controller):
     path = "/x/{token:str}"
     include_in_schema = False
     middleware = [LINK_LIMIT]
+    dependencies = BY_TOKEN
 
     @get("/data.json")
-    async def download(self, db: DB, token: FromPath[str]) -> Response[dict[str, Any]]:
-        booking = await logic.by_manage_token(db, token)
+    async def download(self, db: DB, booking: BookingRow) -> Response[dict[str, Any]]:
         return _download(await export(db, booking["id"]))
 
     @get("/delete")
-    async def confirm_erasure(self, db: DB, token: FromPath[str]) -> Template:
-        booking = await logic.by_manage_token(db, token)
+    async def confirm_erasure(self, db: DB, token: FromPath[str], booking: BookingRow) -> Template:
         conference = await queries.conference(db, booking["conference_id"])
         return Template(
             "exhibitors/delete.html",
@@ -155,8 +154,7 @@ class ExhibitorPrivacyPages(Controller):
         )
 
     @post("/delete")
-    async def erase_booking(self, db: DB, token: FromPath[str]) -> Template:
-        booking = await logic.by_manage_token(db, token)
+    async def erase_booking(self, db: DB, booking: BookingRow) -> Template:
         conference = await queries.conference(db, booking["conference_id"])
         await erase(db, booking)
         return Template(

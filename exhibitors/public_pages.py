@@ -14,12 +14,13 @@ from xml.etree import ElementTree as ET
 
 import asyncpg
 from litestar import Controller, MediaType, Response, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
-from exhibitors import floorplan, logic, queries
+from exhibitors import floorplan, queries
 from exhibitors.options import kind_name
 from exhibitors.options import topics as topic_choices
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
 from service.i18n import current_language
 
@@ -79,6 +80,7 @@ def _highlight(value: str | None) -> str | None:
 
 class PublicExhibitorPages(Controller):
     tags = ["exhibitors"]
+    dependencies = PUBLIC
 
     @get(
         "/conferences/{slug:str}/floorplan.svg",
@@ -92,10 +94,9 @@ class PublicExhibitorPages(Controller):
     async def floorplan_svg(
         self,
         db: DB,
-        slug: FromPath[str],
+        conference: ConferenceRow,
         highlight: FromQuery[str | None] = None,
     ) -> Response[str]:
-        conference = await logic.conference_or_404(db, slug)
         stands = floorplan.plan_stands(await queries.stands(db, conference["id"]))
         svg = floorplan.render(
             stands,
@@ -114,9 +115,8 @@ class PublicExhibitorPages(Controller):
 
     @get("/conferences/{slug:str}/exhibitors", include_in_schema=False)
     async def directory(
-        self, db: DB, slug: FromPath[str], topic: FromQuery[str | None] = None
+        self, db: DB, conference: ConferenceRow, topic: FromQuery[str | None] = None
     ) -> Template:
-        conference = await logic.conference_or_404(db, slug)
         rows = await queries.directory(db, conference["id"], None)
         present = {t for row in rows for t in row["topics"]}
         chosen = topic if topic else None

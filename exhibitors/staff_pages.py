@@ -40,8 +40,7 @@ from exhibitors.options import (
     stand_state_name,
 )
 from service.auth import requires
-from service.conferences import queries as conference_queries
-from service.conferences.logic import not_found
+from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB
 from service.errors import FieldErrors
 from service.forms import Form
@@ -56,14 +55,6 @@ CONFIRMED_ACTIONS = ("reject", "release")  # these have a page that asks first
 
 
 # ── shared helpers ──────────────────────────────────────────────────────────────────────
-
-
-async def _conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    """Published or not: organisers prepare the market before the conference is public."""
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None:
-        raise not_found()
-    return conference
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Template:
@@ -107,10 +98,11 @@ class StaffStandPages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    # Published or not: organisers prepare the market before the conference is public.
+    dependencies = STAFF
 
     @get("/")
-    async def catalogue(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
-        conference = await _conference(db, slug)
+    async def catalogue(self, request: Request, db: DB, conference: ConferenceRow) -> Template:
         done, n = request.query_params.get("done"), whole_number(request.query_params.get("n"))
         notice = None
         if done == "added" and n:
@@ -125,8 +117,9 @@ class StaffStandPages(Controller):
         return await self._catalogue(db, conference, notice=notice)
 
     @post("/")
-    async def add_stand(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
-        conference = await _conference(db, slug)
+    async def add_stand(
+        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+    ) -> Any:
         form = Form(await request.form())
         stand = read_stand(form)
         status = 400
@@ -146,8 +139,9 @@ class StaffStandPages(Controller):
         )
 
     @post("/row")
-    async def add_row(self, request: Request, db: DB, slug: FromPath[str]) -> Any:
-        conference = await _conference(db, slug)
+    async def add_row(
+        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+    ) -> Any:
         form = Form(await request.form())
         stands = read_row(form)
         if form.valid:
@@ -177,9 +171,13 @@ class StaffStandPages(Controller):
 
     @post("/{stand_id:int}/block")
     async def block(
-        self, request: Request, db: DB, slug: FromPath[str], stand_id: FromPath[int]
+        self,
+        request: Request,
+        db: DB,
+        slug: FromPath[str],
+        conference: ConferenceRow,
+        stand_id: FromPath[int],
     ) -> Any:
-        conference = await _conference(db, slug)
         stand = await queries.stand(db, stand_id)
         if stand is None or stand["conference_id"] != conference["id"]:
             raise NotFoundException(_("There is no such stand."))
@@ -264,10 +262,10 @@ class StaffExhibitorPages(Controller):
     guards = ORGANISER
     include_in_schema = False
     cache_control = NOT_CACHED
+    dependencies = STAFF
 
     @get("/")
-    async def review(self, request: Request, db: DB, slug: FromPath[str]) -> Template:
-        conference = await _conference(db, slug)
+    async def review(self, request: Request, db: DB, conference: ConferenceRow) -> Template:
         params = request.query_params
         booking_id = whole_number(params.get("id"))
         booking = None
@@ -284,7 +282,8 @@ class StaffExhibitorPages(Controller):
         """'Really reject X?': the step between the list and the change, without JavaScript."""
         if action not in CONFIRMED_ACTIONS:
             raise NotFoundException()
-        conference = await _conference(db, slug)
+        # By hand, after the action's check (a dependency would look the conference up first).
+        conference = await staff_conference(db, slug)
         booking = await _booking(db, conference, booking_id)
         return self._confirm(conference, booking, action)
 
@@ -299,7 +298,7 @@ class StaffExhibitorPages(Controller):
     ) -> Any:
         if action not in ACTIONS:
             raise NotFoundException()
-        conference = await _conference(db, slug)
+        conference = await staff_conference(db, slug)  # by hand: see confirm_page
         booking = await _booking(db, conference, booking_id)
         data = await request.form()
         try:
