@@ -7,7 +7,7 @@ import asyncpg
 from litestar import Controller, post
 from litestar.params import FromPath, JSONBody
 
-from forums import logic
+from forums import logic, queries
 from forums.schemas import AttendanceDecision, AttendanceRequest
 from registration import options
 from service import tokens
@@ -18,37 +18,21 @@ _STATUS = {"confirmed": "signed_up", "waitlisted": "waiting"}
 
 
 async def check(db: asyncpg.Connection, forum_id: int, secret: str) -> AttendanceDecision:
-    forum = await db.fetchrow("SELECT id, conference_id FROM forums WHERE id = $1", forum_id)
+    forum = await queries.door_forum(db, forum_id)
     if forum is None:
         raise logic.forum_not_found()
     person = None
     if tokens.looks_valid(secret):
-        person = await db.fetchrow(
-            "SELECT id, name, organisation, category FROM registrations "
-            "WHERE ticket_hash = $1 AND conference_id = $2 AND status = 'confirmed'",
-            tokens.digest(secret),
-            forum["conference_id"],
+        person = await queries.confirmed_by_ticket(
+            db, tokens.digest(secret), forum["conference_id"]
         )
     if person is None:
         return AttendanceDecision(status="invalid", attendee=None, first_seen_at=None)
-    signup = await db.fetchval(
-        "SELECT status FROM forum_signups WHERE forum_id = $1 AND registration_id = $2",
-        forum_id,
-        person["id"],
-    )
+    signup = await queries.signup_status(db, forum_id, person["id"])
     status = _STATUS.get(signup or "", "not_signed_up")
     first_seen = None
     if status == "signed_up":
-        first_seen = await db.fetchval(
-            """
-            INSERT INTO forum_attendance (forum_id, registration_id) VALUES ($1, $2)
-            ON CONFLICT (forum_id, registration_id)
-            DO UPDATE SET scans = forum_attendance.scans + 1
-            RETURNING first_seen_at
-            """,
-            forum_id,
-            person["id"],
-        )
+        first_seen = await queries.record_attendance(db, forum_id, person["id"])
     return AttendanceDecision(
         status=status,  # type: ignore[arg-type]
         attendee={

@@ -8,7 +8,7 @@ from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from forums import attendance, logic
+from forums import attendance, logic, queries
 from service.auth import requires
 from service.db import DB
 
@@ -29,19 +29,10 @@ class ForumDoorPage(Controller):
         return await self._page(db, forum_id, decision)
 
     async def _page(self, db: DB, forum_id: int, decision) -> Template:  # type: ignore[no-untyped-def]
-        forum = await db.fetchrow(
-            "SELECT f.*, c.timezone FROM forums f JOIN conferences c ON c.id = f.conference_id "
-            "WHERE f.id = $1",
-            forum_id,
-        )
+        forum = await queries.door_page_forum(db, forum_id)
         if forum is None:
             raise logic.forum_not_found()
-        counts = await db.fetchrow(
-            "SELECT (SELECT count(*) FROM forum_attendance WHERE forum_id = $1) AS present, "
-            "(SELECT count(*) FROM forum_signups WHERE forum_id = $1 AND status = 'confirmed') "
-            "AS expected",
-            forum_id,
-        )
+        counts = await queries.door_counts(db, forum_id)
         return Template(
             "forums/door.html",
             context={"forum": forum, "decision": decision, "counts": counts},

@@ -93,9 +93,7 @@ async def update_forum(db: asyncpg.Connection, forum_id: int, changes: dict[str,
                 raise forum_not_found()
             conference = await conference_queries.by_slug(
                 db,
-                await db.fetchval(
-                    "SELECT slug FROM conferences WHERE id = $1", current["conference_id"]
-                ),
+                await queries.conference_slug(db, current["conference_id"]),
             )
             merged = {**dict(current), **changes}
             errors = forum_errors(merged, conference)
@@ -138,10 +136,7 @@ async def update_forum(db: asyncpg.Connection, forum_id: int, changes: dict[str,
 
 
 async def _holders(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
-    return await db.fetch(
-        "SELECT registration_id FROM forum_signups WHERE forum_id = $1 AND status <> 'left'",
-        forum_id,
-    )
+    return await queries.holders(db, forum_id)
 
 
 async def _registration_for_signup(
@@ -149,10 +144,7 @@ async def _registration_for_signup(
 ) -> asyncpg.Record:
     """The registration row, share-locked (so it cannot be cancelled meanwhile), which must
     be confirmed and of the forum's conference."""
-    registration = await db.fetchrow(
-        "SELECT id, conference_id, status FROM registrations WHERE id = $1 FOR SHARE",
-        registration_id,
-    )
+    registration = await queries.share_registration_status(db, registration_id)
     if registration["conference_id"] != forum["conference_id"]:
         raise forum_not_found()
     if registration["status"] != "confirmed":
@@ -166,7 +158,7 @@ async def sign_up(
     """(status, waiting-list place). Signing up again gives the same answer."""
     try:
         async with db.transaction():
-            forum = await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
+            forum = await queries.row(db, forum_id)
             if forum is None:
                 raise forum_not_found()
             await _registration_for_signup(db, registration_id, forum)
@@ -187,7 +179,7 @@ async def sign_up(
             return status, await queries.waitlist_place(db, signup)
     except asyncpg.ExclusionViolationError:
         # Another request of the same person took an overlapping forum a moment earlier.
-        forum = await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
+        forum = await queries.row(db, forum_id)
         clashing = await queries.clash(db, registration_id, forum)
         raise _clash(clashing["title"] if clashing else "?") from None
 
@@ -204,10 +196,10 @@ def _clash(title: str) -> Conflict:
 
 async def leave(db: asyncpg.Connection, registration_id: int, forum_id: int) -> None:
     async with db.transaction():
-        forum = await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
+        forum = await queries.row(db, forum_id)
         if forum is None:
             raise forum_not_found()
-        await db.fetchrow("SELECT id FROM registrations WHERE id = $1 FOR SHARE", registration_id)
+        await queries.share_registration(db, registration_id)
         forum = await queries.lock(db, forum_id)
         signup = await queries.signup(db, forum_id, registration_id)
         if signup is None or signup["status"] == "left":
@@ -236,11 +228,8 @@ async def move(
     """Staff move a person: out of one forum, into another (a seat, else its waiting list)."""
     async with db.transaction():
         # The lock order: the registration, then both forums by id.
-        await db.fetchrow("SELECT id FROM registrations WHERE id = $1 FOR SHARE", registration_id)
-        await db.fetch(
-            "SELECT id FROM forums WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-            [from_forum_id, to_forum_id],
-        )
+        await queries.share_registration(db, registration_id)
+        await queries.lock_forums(db, [from_forum_id, to_forum_id])
         await leave(db, registration_id, from_forum_id)
         status, _position = await sign_up(db, registration_id, to_forum_id)
         return status

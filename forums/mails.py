@@ -215,7 +215,7 @@ async def _source(
     if message.ref_id is None or not isinstance(forum_id, int):
         return None
     registration = await registration_logic.by_id(db, message.ref_id)
-    forum = await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
+    forum = await queries.row(db, forum_id)
     if registration is None or forum is None:
         return None
     if forum["conference_id"] != registration["conference_id"]:
@@ -223,9 +223,7 @@ async def _source(
     signup = await queries.signup(db, forum_id, registration["id"])
     if signup is None:
         return None
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference(db, registration["conference_id"])
     place = await queries.waitlist_place(db, signup)
     language = mail_render.message_language(message)
     return Source(settings, message, language, registration, conference, forum, signup, place)

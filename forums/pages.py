@@ -153,9 +153,7 @@ async def _attendee_page(
     problem: str | None = None,
     notice: tuple[str, int] = ("", 0),
 ) -> Template:
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference(db, registration["conference_id"])
     forums = await queries.list_for_conference(db, conference["id"])
     mine = {row["id"]: row for row in await queries.signups_of(db, registration["id"])}
     return Template(

@@ -17,11 +17,7 @@ from service.settings import Settings
 
 async def signups_for(db: asyncpg.Connection, registration_id: int) -> list[dict[str, Any]]:
     rows = await queries.signups_of(db, registration_id)
-    tz = await db.fetchval(
-        "SELECT c.timezone FROM registrations r JOIN conferences c ON c.id = r.conference_id "
-        "WHERE r.id = $1",
-        registration_id,
-    )
+    tz = await queries.timezone_of(db, registration_id)
     return [
         {
             "id": r["id"],
@@ -37,12 +33,7 @@ async def signups_for(db: asyncpg.Connection, registration_id: int) -> list[dict
 
 async def attendance_for(db: asyncpg.Connection, registration_id: int) -> list[dict[str, Any]]:
     """The door's record of the person (forums.attendance): which forum, first seen, scans."""
-    rows = await db.fetch(
-        "SELECT a.forum_id, f.title, a.first_seen_at, a.scans FROM forum_attendance a "
-        "JOIN forums f ON f.id = a.forum_id WHERE a.registration_id = $1 "
-        "ORDER BY a.first_seen_at, a.forum_id",
-        registration_id,
-    )
+    rows = await queries.attendance_of(db, registration_id)
     return [dict(row) for row in rows]
 
 
@@ -85,16 +76,9 @@ async def calendar_events(
     db: asyncpg.Connection, settings: Settings, registration: asyncpg.Record
 ) -> list[CalendarEvent]:
     """Forums the person holds; a forum cancelled after they chose it shows as cancelled."""
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference(db, registration["conference_id"])
     events = []
-    for row in await db.fetch(
-        "SELECT f.*, f.calendar_sequence + s.changes AS sequence, s.status FROM forum_signups s "
-        "JOIN forums f ON f.id = s.forum_id WHERE s.registration_id = $1 "
-        "AND (s.status = 'confirmed' OR f.cancelled_at IS NOT NULL) ORDER BY f.starts_at",
-        registration["id"],
-    ):
+    for row in await queries.calendar_rows(db, registration["id"]):
         events.append(
             forum_event(
                 settings,

@@ -1,4 +1,6 @@
-"""Every SQL statement of the forums domain."""
+"""Every SQL statement of the forums domain: forums, sign-ups and their waiting lists, the
+door's attendance, and the registration and conference rows forums read. The other modules
+call these functions and hold no SQL of their own."""
 
 from __future__ import annotations
 
@@ -339,4 +341,138 @@ async def signup_in_conference(
         forum_id,
         registration_id,
         conference_id,
+    )
+
+
+async def row(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
+    """The forum's own row, unlocked (`lock` takes it FOR UPDATE)."""
+    return await db.fetchrow("SELECT * FROM forums WHERE id = $1", forum_id)
+
+
+async def lock_forums(db: asyncpg.Connection, forum_ids: list[int]) -> None:
+    """Several forums locked in the order of their ids (the house's lock order)."""
+    await db.fetch(
+        "SELECT id FROM forums WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+        forum_ids,
+    )
+
+
+async def holders(db: asyncpg.Connection, forum_id: int) -> list[asyncpg.Record]:
+    """Who has the forum in their calendar or on its waiting list (not those who left)."""
+    return await db.fetch(
+        "SELECT registration_id FROM forum_signups WHERE forum_id = $1 AND status <> 'left'",
+        forum_id,
+    )
+
+
+# ── the registration and conference rows forums read ─────────────────────────────────────
+
+
+async def share_registration(db: asyncpg.Connection, registration_id: int) -> None:
+    """Share-locks the registration: it cannot be cancelled while a sign-up is decided."""
+    await db.fetchrow("SELECT id FROM registrations WHERE id = $1 FOR SHARE", registration_id)
+
+
+async def share_registration_status(
+    db: asyncpg.Connection, registration_id: int
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, conference_id, status FROM registrations WHERE id = $1 FOR SHARE",
+        registration_id,
+    )
+
+
+async def conference(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM conferences WHERE id = $1", conference_id)
+
+
+async def conference_slug(db: asyncpg.Connection, conference_id: int) -> str | None:
+    return await db.fetchval("SELECT slug FROM conferences WHERE id = $1", conference_id)
+
+
+async def timezone_of(db: asyncpg.Connection, registration_id: int) -> str | None:
+    """The time zone of the registration's conference."""
+    return await db.fetchval(
+        "SELECT c.timezone FROM registrations r JOIN conferences c ON c.id = r.conference_id "
+        "WHERE r.id = $1",
+        registration_id,
+    )
+
+
+async def calendar_rows(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    """The forums a person holds (or held, when cancelled since), with each entry's SEQUENCE."""
+    return await db.fetch(
+        "SELECT f.*, f.calendar_sequence + s.changes AS sequence, s.status FROM forum_signups s "
+        "JOIN forums f ON f.id = s.forum_id WHERE s.registration_id = $1 "
+        "AND (s.status = 'confirmed' OR f.cancelled_at IS NOT NULL) ORDER BY f.starts_at",
+        registration_id,
+    )
+
+
+# ── the forum door ─────────────────────────────────────────────────────────────────────────
+
+
+async def door_forum(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT id, conference_id FROM forums WHERE id = $1", forum_id)
+
+
+async def confirmed_by_ticket(
+    db: asyncpg.Connection, digest: bytes, conference_id: int
+) -> asyncpg.Record | None:
+    """The confirmed attendee of this conference holding the ticket, else None."""
+    return await db.fetchrow(
+        "SELECT id, name, organisation, category FROM registrations "
+        "WHERE ticket_hash = $1 AND conference_id = $2 AND status = 'confirmed'",
+        digest,
+        conference_id,
+    )
+
+
+async def signup_status(db: asyncpg.Connection, forum_id: int, registration_id: int) -> str | None:
+    return await db.fetchval(
+        "SELECT status FROM forum_signups WHERE forum_id = $1 AND registration_id = $2",
+        forum_id,
+        registration_id,
+    )
+
+
+async def record_attendance(db: asyncpg.Connection, forum_id: int, registration_id: int) -> Any:
+    """Once per person and forum; a later scan counts up. Returns when they were first seen."""
+    return await db.fetchval(
+        """
+            INSERT INTO forum_attendance (forum_id, registration_id) VALUES ($1, $2)
+            ON CONFLICT (forum_id, registration_id)
+            DO UPDATE SET scans = forum_attendance.scans + 1
+            RETURNING first_seen_at
+            """,
+        forum_id,
+        registration_id,
+    )
+
+
+async def door_page_forum(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT f.*, c.timezone FROM forums f JOIN conferences c ON c.id = f.conference_id "
+        "WHERE f.id = $1",
+        forum_id,
+    )
+
+
+async def door_counts(db: asyncpg.Connection, forum_id: int) -> asyncpg.Record:
+    """Who has been seen at the door, and how many hold a seat."""
+    return await db.fetchrow(
+        "SELECT (SELECT count(*) FROM forum_attendance WHERE forum_id = $1) AS present, "
+        "(SELECT count(*) FROM forum_signups WHERE forum_id = $1 AND status = 'confirmed') "
+        "AS expected",
+        forum_id,
+    )
+
+
+async def attendance_of(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    """A person's record at the forum doors, for their data export."""
+    return await db.fetch(
+        "SELECT a.forum_id, f.title, a.first_seen_at, a.scans FROM forum_attendance a "
+        "JOIN forums f ON f.id = a.forum_id WHERE a.registration_id = $1 "
+        "ORDER BY a.first_seen_at, a.forum_id",
+        registration_id,
     )
