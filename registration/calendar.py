@@ -63,9 +63,7 @@ async def calendar_file(
     """REQUEST for invitations and updates by e-mail, CANCEL when cancelled, PUBLISH for
     downloads and the subscription feed (which always shows the current state; `read_only`,
     see conference_event)."""
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference(db, registration["conference_id"])
     events = [conference_event(settings, conference, registration, read_only=read_only)]
     for provider in _extra_events:
         events.extend(await provider(db, settings, registration))

@@ -244,9 +244,7 @@ async def _source(
     registration = await queries.by_id(db, message.ref_id)
     if registration is None:  # deleted (data protection) before the mail went out
         return None
-    conference = await db.fetchrow(
-        "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference(db, registration["conference_id"])
     return Source(
         db,
         settings,

@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from registration import logic, options
+from registration import logic, options, queries
 from registration.views import token_key
 from service import tokens
 from service.conferences.lookups import PUBLIC, ConferenceRow
@@ -102,10 +102,7 @@ async def _confirmation_closed(
 ) -> Template:
     """Registration closed (or the conference ended) before the link was used: say so, and
     what the person can still do. The holder of the link may learn which conference it is."""
-    conference = await db.fetchrow(
-        "SELECT *, ends_at <= now() AS ended FROM conferences WHERE id = $1",
-        closed.conference_id,
-    )
+    conference = await queries.conference_with_end(db, closed.conference_id)
     return _page("registration/confirm_closed.html", 409, conference=conference)
 
 

@@ -72,22 +72,10 @@ async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[s
     """Everything stored about the person of this registration (Art. 15 and 20). The same
     document for the person (self-service, API) and for staff answering a request."""
     registration_id = registration["id"]
-    row = await db.fetchrow("SELECT * FROM registrations WHERE id = $1", registration_id)
-    conference = await db.fetchrow(
-        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
-        row["conference_id"],
-    )
-    scans = await db.fetch(
-        "SELECT scanned_at, gate, type, status, reason, offline FROM scans "
-        "WHERE registration_id = $1 ORDER BY scanned_at, id",
-        registration_id,
-    )
-    mails = await db.fetch(
-        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
-        "WHERE kind LIKE ANY($2::text[]) AND ref_id = $1 ORDER BY id",
-        registration_id,
-        [f"{prefix}%" for prefix in _mail_kinds],
-    )
+    row = await queries.full_row(db, registration_id)
+    conference = await queries.conference_summary(db, row["conference_id"])
+    scans = await queries.scans_of(db, registration_id)
+    mails = await queries.mails_of(db, registration_id, [f"{prefix}%" for prefix in _mail_kinds])
     return {
         "exported_at": datetime.now(UTC),
         "conference": dict(conference),
@@ -104,42 +92,17 @@ async def export(db: asyncpg.Connection, registration: asyncpg.Record) -> dict[s
 
 
 async def is_anonymised(db: asyncpg.Connection, registration_id: int) -> bool:
-    return bool(
-        await db.fetchval(
-            "SELECT anonymised_at IS NOT NULL FROM registrations WHERE id = $1", registration_id
-        )
-    )
+    return bool(await queries.is_anonymised(db, registration_id))
 
 
 async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> int:
     """Makes these registrations anonymous (those not yet); returns how many. Call it inside
     a transaction."""
-    ids = [
-        row["id"]
-        for row in await db.fetch(
-            """
-            UPDATE registrations
-            SET name = '–', email = 'anonymised-' || id || '@invalid', organisation = '',
-                needs = '{}',
-                -- Random digests: no link and no ticket leads here any more.
-                confirm_hash = sha256(uuid_send(gen_random_uuid())),
-                manage_hash = sha256(uuid_send(gen_random_uuid())),
-                ticket_hash = sha256(uuid_send(gen_random_uuid())),
-                anonymised_at = now(), updated_at = now()
-            WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
-            RETURNING id
-            """,
-            registration_ids,
-        )
-    ]
+    ids = [row["id"] for row in await queries.anonymise(db, registration_ids)]
     if ids:
-        await db.execute("DELETE FROM consents WHERE registration_id = ANY($1::bigint[])", ids)
+        await queries.delete_consents(db, ids)
         # The door's answers named the person; the scans themselves stay for the counts.
-        await db.execute(
-            "UPDATE scans SET response = jsonb_set(response, '{attendee}', 'null') "
-            "WHERE registration_id = ANY($1::bigint[]) AND response -> 'attendee' <> 'null'",
-            ids,
-        )
+        await queries.unname_scans(db, ids)
         for prefix in _mail_kinds:
             await outbox.forget(db, prefix, ids)
     return len(ids)
@@ -165,22 +128,12 @@ async def erase(db: asyncpg.Connection, registration_id: int) -> None:
 
 
 async def _cancelled_of_same_address(db: asyncpg.Connection, registration_id: int) -> list[int]:
-    rows = await db.fetch(
-        "SELECT other.id FROM registrations r JOIN registrations other "
-        "ON other.conference_id = r.conference_id AND other.email = r.email "
-        "WHERE r.id = $1 AND other.id <> r.id AND other.status = 'cancelled' "
-        "AND other.anonymised_at IS NULL",
-        registration_id,
-    )
+    rows = await queries.cancelled_of_same_address(db, registration_id)
     return [row["id"] for row in rows]
 
 
 async def _before_the_end(db: asyncpg.Connection, registration_id: int) -> bool:
-    ended = await db.fetchval(
-        "SELECT c.ends_at <= now() FROM registrations r "
-        "JOIN conferences c ON c.id = r.conference_id WHERE r.id = $1",
-        registration_id,
-    )
+    ended = await queries.conference_ended(db, registration_id)
     if ended is None:
         raise logic.invalid_link()
     return not ended
@@ -189,28 +142,13 @@ async def _before_the_end(db: asyncpg.Connection, registration_id: int) -> bool:
 async def remove_needs(db: asyncpg.Connection) -> tuple[int, int]:
     """Deletes the needs of everyone whose conference ended before today (in the
     conference's time zone): (registrations, conferences)."""
-    rows = await db.fetch(
-        """
-        UPDATE registrations r SET needs = '{}', updated_at = now()
-        FROM conferences c
-        WHERE c.id = r.conference_id AND r.needs <> '{}'::jsonb
-          AND (c.ends_at AT TIME ZONE c.timezone)::date < (now() AT TIME ZONE c.timezone)::date
-        RETURNING r.conference_id
-        """
-    )
+    rows = await queries.remove_needs(db)
     return len(rows), len({row["conference_id"] for row in rows})
 
 
 async def anonymise_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
     """Makes every registration of conferences that ended `days_after_end` days ago or
     earlier anonymous: (registrations, conferences). Safe to run again."""
-    rows = await db.fetch(
-        """
-        SELECT r.id, r.conference_id FROM registrations r
-        JOIN conferences c ON c.id = r.conference_id
-        WHERE r.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
-        """,
-        days_after_end,
-    )
+    rows = await queries.not_anonymised_of_ended(db, days_after_end)
     count = await anonymise(db, [row["id"] for row in rows])
     return count, len({row["conference_id"] for row in rows})

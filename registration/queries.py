@@ -1,4 +1,8 @@
-"""Every SQL statement of the registration domain."""
+"""Every SQL statement of the registration domain for attendees: sign-up, confirmation,
+cancellation and the waiting list, tickets, calendars, the conference rows registration reads,
+and data protection's export, anonymisation and clean-up. Staff's lists and reports are in
+`registration/staff_queries.py`, the entrance's statements in `registration/entrance/queries.py`;
+no other module of registration holds SQL."""
 
 from __future__ import annotations
 
@@ -250,4 +254,153 @@ async def by_calendar_hash(db: asyncpg.Connection, digest: bytes) -> asyncpg.Rec
         f"SELECT {_COLUMNS} FROM registrations r "
         "WHERE r.calendar_hash = $1 AND r.anonymised_at IS NULL",
         digest,
+    )
+
+
+# ── the conference rows registration reads ────────────────────────────────────────────────
+
+
+async def conference(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM conferences WHERE id = $1", conference_id)
+
+
+async def conference_with_end(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    """The conference and whether it has ended (`ended`)."""
+    return await db.fetchrow(
+        "SELECT *, ends_at <= now() AS ended FROM conferences WHERE id = $1",
+        conference_id,
+    )
+
+
+async def conference_slug(db: asyncpg.Connection, conference_id: int) -> str | None:
+    return await db.fetchval("SELECT slug FROM conferences WHERE id = $1", conference_id)
+
+
+async def conference_slug_row(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    """The conference's slug as a row (for templates that read `conference.slug`)."""
+    return await db.fetchrow("SELECT slug FROM conferences WHERE id = $1", conference_id)
+
+
+# ── data protection (registration.privacy) ──────────────────────────────────────────────
+
+
+async def full_row(db: asyncpg.Connection, registration_id: int) -> asyncpg.Record | None:
+    """Every column of the registration, for the person's data export."""
+    return await db.fetchrow("SELECT * FROM registrations WHERE id = $1", registration_id)
+
+
+async def conference_summary(db: asyncpg.Connection, conference_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT slug, title, venue, starts_at, ends_at FROM conferences WHERE id = $1",
+        conference_id,
+    )
+
+
+async def scans_of(db: asyncpg.Connection, registration_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT scanned_at, gate, type, status, reason, offline FROM scans "
+        "WHERE registration_id = $1 ORDER BY scanned_at, id",
+        registration_id,
+    )
+
+
+async def mails_of(
+    db: asyncpg.Connection, registration_id: int, kind_patterns: list[str]
+) -> list[asyncpg.Record]:
+    """The outbox rows about the registration whose kind matches one of the LIKE patterns."""
+    return await db.fetch(
+        "SELECT kind, recipient, language, status, created_at, sent_at FROM outbox "
+        "WHERE kind LIKE ANY($2::text[]) AND ref_id = $1 ORDER BY id",
+        registration_id,
+        kind_patterns,
+    )
+
+
+async def is_anonymised(db: asyncpg.Connection, registration_id: int) -> Any:
+    return await db.fetchval(
+        "SELECT anonymised_at IS NOT NULL FROM registrations WHERE id = $1", registration_id
+    )
+
+
+async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> list[asyncpg.Record]:
+    """Those of these registrations not yet anonymous become so; returns their ids."""
+    return await db.fetch(
+        """
+            UPDATE registrations
+            SET name = '–', email = 'anonymised-' || id || '@invalid', organisation = '',
+                needs = '{}',
+                -- Random digests: no link and no ticket leads here any more.
+                confirm_hash = sha256(uuid_send(gen_random_uuid())),
+                manage_hash = sha256(uuid_send(gen_random_uuid())),
+                ticket_hash = sha256(uuid_send(gen_random_uuid())),
+                anonymised_at = now(), updated_at = now()
+            WHERE id = ANY($1::bigint[]) AND anonymised_at IS NULL
+            RETURNING id
+            """,
+        registration_ids,
+    )
+
+
+async def delete_consents(db: asyncpg.Connection, registration_ids: list[int]) -> None:
+    await db.execute(
+        "DELETE FROM consents WHERE registration_id = ANY($1::bigint[])", registration_ids
+    )
+
+
+async def unname_scans(db: asyncpg.Connection, registration_ids: list[int]) -> None:
+    """The door's answers named the person; the scans themselves stay for the counts."""
+    await db.execute(
+        "UPDATE scans SET response = jsonb_set(response, '{attendee}', 'null') "
+        "WHERE registration_id = ANY($1::bigint[]) AND response -> 'attendee' <> 'null'",
+        registration_ids,
+    )
+
+
+async def cancelled_of_same_address(
+    db: asyncpg.Connection, registration_id: int
+) -> list[asyncpg.Record]:
+    """The person's other, cancelled and not yet anonymous registrations of the conference."""
+    return await db.fetch(
+        "SELECT other.id FROM registrations r JOIN registrations other "
+        "ON other.conference_id = r.conference_id AND other.email = r.email "
+        "WHERE r.id = $1 AND other.id <> r.id AND other.status = 'cancelled' "
+        "AND other.anonymised_at IS NULL",
+        registration_id,
+    )
+
+
+async def conference_ended(db: asyncpg.Connection, registration_id: int) -> bool | None:
+    """Whether the registration's conference has ended; None when there is no registration."""
+    return await db.fetchval(
+        "SELECT c.ends_at <= now() FROM registrations r "
+        "JOIN conferences c ON c.id = r.conference_id WHERE r.id = $1",
+        registration_id,
+    )
+
+
+async def remove_needs(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Deletes the needs once the conference's last day is over in its time zone; returns
+    one row (conference_id) per registration changed."""
+    return await db.fetch(
+        """
+        UPDATE registrations r SET needs = '{}', updated_at = now()
+        FROM conferences c
+        WHERE c.id = r.conference_id AND r.needs <> '{}'::jsonb
+          AND (c.ends_at AT TIME ZONE c.timezone)::date < (now() AT TIME ZONE c.timezone)::date
+        RETURNING r.conference_id
+        """
+    )
+
+
+async def not_anonymised_of_ended(
+    db: asyncpg.Connection, days_after_end: int
+) -> list[asyncpg.Record]:
+    """Registrations not yet anonymous of conferences ended `days_after_end` days ago or more."""
+    return await db.fetch(
+        """
+        SELECT r.id, r.conference_id FROM registrations r
+        JOIN conferences c ON c.id = r.conference_id
+        WHERE r.anonymised_at IS NULL AND c.ends_at <= now() - make_interval(days => $1)
+        """,
+        days_after_end,
     )

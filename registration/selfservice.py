@@ -104,9 +104,7 @@ class SelfService(Controller):
     @post("/delete")
     async def erase(self, db: DB, registration: RegistrationRow) -> Template:
         """Erasure (GDPR Art. 17): the place goes to the next person, then the data go."""
-        conference = await db.fetchrow(
-            "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
-        )
+        conference = await queries.conference_slug_row(db, registration["conference_id"])
         await privacy.erase(db, registration["id"])
         return Template(
             "registration/erased.html",
@@ -123,9 +121,7 @@ class SelfService(Controller):
         return secret
 
     async def _page(self, db: DB, state: State, registration: Any, template: str) -> Template:
-        conference = await db.fetchrow(
-            "SELECT * FROM conferences WHERE id = $1", registration["conference_id"]
-        )
+        conference = await queries.conference(db, registration["conference_id"])
         view = await registration_view(db, state.settings, registration)
         secret = view.ticket.secret if view.ticket else None
         return Template(

@@ -84,9 +84,7 @@ async def forum_signups(db: asyncpg.Connection, registration_id: int) -> list[Fo
 async def registration_view(
     db: asyncpg.Connection, settings: Settings, registration: asyncpg.Record
 ) -> Registration:
-    conference = await db.fetchval(
-        "SELECT slug FROM conferences WHERE id = $1", registration["conference_id"]
-    )
+    conference = await queries.conference_slug(db, registration["conference_id"])
     urls = links(settings, registration)
     feed = await calendar_links(db, settings, registration)
     secret = ticket_secret(settings, registration)
