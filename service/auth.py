@@ -28,6 +28,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from service import staff_queries
 from service.db import request_connection
 from service.i18n import gettext as _
 
@@ -83,25 +84,13 @@ def token_digest(token: str) -> bytes:
 
 
 async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None:
-    row = await db.fetchrow(
-        """
-        SELECT s.id, s.email, s.role, 'token:' || t.id AS device
-        FROM api_tokens t JOIN staff s ON s.id = t.staff_id
-        WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT s.disabled
-        """,
-        token_digest(token),
-    )
+    row = await staff_queries.by_token_digest(db, token_digest(token))
     return StaffUser(**dict(row)) if row else None
 
 
 async def staff_by_id(db: asyncpg.Connection, staff_id: int, generation: int) -> StaffUser | None:
     """The account of a session, while the session's generation is still the account's."""
-    row = await db.fetchrow(
-        "SELECT id, email, role, 'session:' || id AS device FROM staff "
-        "WHERE id = $1 AND session_generation = $2 AND NOT disabled",
-        staff_id,
-        generation,
-    )
+    row = await staff_queries.by_session(db, staff_id, generation)
     return StaffUser(**dict(row)) if row else None
 
 

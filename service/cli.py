@@ -119,8 +119,9 @@ async def _demo_domains(conn: asyncpg.Connection, settings: Settings, slug: str,
     from exhibitors import demo as exhibitors_demo
     from forums import demo as forums_demo
     from registration import demo as registration_demo
-    from service import tokens
+    from service import staff_queries, tokens
     from service.auth import StaffUser
+    from service.conferences import queries as conference_queries
     from service.db import init_connection
 
     await init_connection(conn)
@@ -129,13 +130,13 @@ async def _demo_domains(conn: asyncpg.Connection, settings: Settings, slug: str,
         # Its own transaction, begun after load_demo's committed: now() is then past the
         # moment registration opened, and exhibitors may request stands.
         async with conn.transaction():
-            door = await conn.fetchrow("SELECT id, email, role FROM staff WHERE email = $1", admin)
+            door = await staff_queries.by_email(conn, admin)
             staff = StaffUser(door["id"], door["email"], door["role"], "demo") if door else None
             attendees = await registration_demo.load_demo(conn, slug, key, staff)
             forums = await forums_demo.load_demo(conn, slug, attendees)
             exhibitors = await exhibitors_demo.load_demo(conn, slug, key)
     except BaseException:
-        await conn.execute("DELETE FROM conferences WHERE slug = $1", slug)
+        await conference_queries.delete_by_slug(conn, slug)
         raise
     return f"{len(attendees)} attendees, {len(forums)} forums, {len(exhibitors)} exhibitors"
 

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from service import staff_queries
 from service.conferences import logic
+from service.conferences import queries as conference_queries
 from service.staff import create_staff
 
 DEMO_SLUG = "integrationskonferenz-2027"
@@ -58,7 +60,7 @@ DEMO_PROGRAMME = [
 async def load_demo(db: asyncpg.Connection) -> tuple[bool, str | None]:
     """Loads the demo unless its conference exists. Returns (loaded, new admin password)."""
     async with db.transaction():
-        if await db.fetchval("SELECT 1 FROM conferences WHERE slug = $1", DEMO_SLUG):
+        if await conference_queries.exists(db, DEMO_SLUG):
             return False, None
         await logic.create_conference(
             db, {**DEMO_CONFERENCE, "registration_opens_at": datetime.now(UTC)}
@@ -75,7 +77,7 @@ async def load_demo(db: asyncpg.Connection) -> tuple[bool, str | None]:
                     "room": room,
                 },
             )
-        if await db.fetchval("SELECT 1 FROM staff WHERE email = $1", DEMO_ADMIN):
+        if await staff_queries.exists(db, DEMO_ADMIN):
             return True, None
         password = secrets.token_urlsafe(12)
         await create_staff(db, DEMO_ADMIN, "admin", password)

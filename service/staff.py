@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from service import login_limit
+from service import login_limit, staff_queries
 from service.auth import (
     ROLES,
     CurrentStaff,
@@ -43,11 +43,8 @@ async def create_staff(db: asyncpg.Connection, email: str, role: str, password: 
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     try:
-        return await db.fetchval(
-            "INSERT INTO staff (email, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
-            email.strip().lower(),
-            role,
-            await hash_password(password),
+        return await staff_queries.insert(
+            db, email.strip().lower(), role, await hash_password(password)
         )
     except asyncpg.UniqueViolationError:
         raise StaffExists(email) from None
@@ -56,11 +53,8 @@ async def create_staff(db: asyncpg.Connection, email: str, role: str, password: 
 async def set_password(db: asyncpg.Connection, email: str, password: str) -> bool:
     """A new password; every session of the account ends (whoever knew the old one may
     hold one)."""
-    status = await db.execute(
-        "UPDATE staff SET password_hash = $2, session_generation = session_generation + 1 "
-        "WHERE email = $1",
-        email.strip().lower(),
-        await hash_password(password),
+    status = await staff_queries.set_password(
+        db, email.strip().lower(), await hash_password(password)
     )
     return status == "UPDATE 1"
 
@@ -68,50 +62,30 @@ async def set_password(db: asyncpg.Connection, email: str, password: str) -> boo
 async def deactivate_staff(db: asyncpg.Connection, email: str) -> bool:
     """The account can no longer log in; its sessions end and its API tokens stop working
     (every token lookup asks for an account that is not disabled). False: no such account."""
-    status = await db.execute(
-        "UPDATE staff SET disabled = true, session_generation = session_generation + 1 "
-        "WHERE email = $1",
-        email.strip().lower(),
-    )
+    status = await staff_queries.deactivate(db, email.strip().lower())
     return status == "UPDATE 1"
 
 
 async def end_sessions(db: asyncpg.Connection, staff_id: int) -> None:
     """Every session of the account ends, on every device and in every copy of its cookie."""
-    await db.execute(
-        "UPDATE staff SET session_generation = session_generation + 1 WHERE id = $1", staff_id
-    )
+    await staff_queries.end_sessions(db, staff_id)
 
 
 async def issue_token(db: asyncpg.Connection, email: str, label: str = "") -> str | None:
     """A new API token for the account, or None if there is no such account."""
     token, digest = new_api_token()
-    inserted = await db.fetchval(
-        "INSERT INTO api_tokens (staff_id, token_hash, label) "
-        "SELECT id, $2, $3 FROM staff WHERE email = $1 RETURNING id",
-        email.strip().lower(),
-        digest,
-        label,
-    )
+    inserted = await staff_queries.insert_token(db, email.strip().lower(), digest, label)
     return token if inserted else None
 
 
 async def revoke_token(db: asyncpg.Connection, token_id: int, staff_id: int | None = None) -> bool:
-    status = await db.execute(
-        "UPDATE api_tokens SET revoked_at = now() "
-        "WHERE id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR staff_id = $2)",
-        token_id,
-        staff_id,
-    )
+    status = await staff_queries.revoke_token(db, token_id, staff_id)
     return status == "UPDATE 1"
 
 
 async def _login_check(db: asyncpg.Connection, email: str, password: str) -> tuple[int, int] | None:
     """(staff id, session generation) when the password is right."""
-    row = await db.fetchrow(
-        "SELECT id, password_hash, session_generation FROM staff WHERE email = $1 AND NOT disabled",
-        email.strip().lower(),
-    )
+    row = await staff_queries.login_row(db, email.strip().lower())
     ok = await verify_password(row["password_hash"] if row else None, password)
     return (row["id"], row["session_generation"]) if row and ok else None
 
@@ -216,11 +190,7 @@ class StaffArea(Controller):
         return Redirect("/staff/tokens")
 
     async def _tokens_context(self, db: DB, staff: CurrentStaff) -> dict[str, Any]:
-        rows = await db.fetch(
-            "SELECT id, label, created_at, revoked_at FROM api_tokens WHERE staff_id = $1 "
-            "ORDER BY created_at DESC",
-            staff.id,
-        )
+        rows = await staff_queries.tokens_of(db, staff.id)
         return {"tokens": rows, "new_token": None}
 
 

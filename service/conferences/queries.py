@@ -1,4 +1,7 @@
-"""Every SQL statement about conferences and their programme."""
+"""Every SQL statement of the shell about conferences and their programme: lists, the
+lookup by slug, creation, changes, the demo's existence check and the CLI's deletion of a
+demo that failed to load. The domains read the conference rows they need with statements in
+their own queries.py."""
 
 from __future__ import annotations
 
@@ -111,3 +114,13 @@ async def update_item(db: asyncpg.Connection, item_id: int, values: dict[str, An
 
 async def delete_item(db: asyncpg.Connection, item_id: int) -> None:
     await db.execute("DELETE FROM programme_items WHERE id = $1", item_id)
+
+
+async def exists(db: asyncpg.Connection, slug: str) -> bool:
+    """Whether a conference (published or draft) has this slug."""
+    return bool(await db.fetchval("SELECT 1 FROM conferences WHERE slug = $1", slug))
+
+
+async def delete_by_slug(db: asyncpg.Connection, slug: str) -> None:
+    """The conference and, by the foreign keys' ON DELETE CASCADE, everything of it."""
+    await db.execute("DELETE FROM conferences WHERE slug = $1", slug)

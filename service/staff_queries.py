@@ -1,0 +1,123 @@
+"""Every SQL statement about staff accounts and their API tokens: creation, passwords,
+deactivation, the session generation, token issue and revocation, and the lookups of
+service.auth (the account of a session or of an API token). service.auth, service.staff,
+the CLI and the demo call these functions and hold no account SQL of their own.
+
+E-mail addresses arrive here already trimmed and lower-cased by the callers.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+# ── who is calling (service.auth) ──────────────────────────────────────────────────────────
+
+
+async def by_token_digest(db: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
+    """The account of a live API token (not revoked, account not disabled)."""
+    return await db.fetchrow(
+        """
+        SELECT s.id, s.email, s.role, 'token:' || t.id AS device
+        FROM api_tokens t JOIN staff s ON s.id = t.staff_id
+        WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT s.disabled
+        """,
+        digest,
+    )
+
+
+async def by_session(
+    db: asyncpg.Connection, staff_id: int, generation: int
+) -> asyncpg.Record | None:
+    """The account of a session while the session's generation is still the account's."""
+    return await db.fetchrow(
+        "SELECT id, email, role, 'session:' || id AS device FROM staff "
+        "WHERE id = $1 AND session_generation = $2 AND NOT disabled",
+        staff_id,
+        generation,
+    )
+
+
+# ── accounts ────────────────────────────────────────────────────────────────────────────────
+
+
+async def insert(db: asyncpg.Connection, email: str, role: str, password_hash: str) -> int:
+    """Raises asyncpg.UniqueViolationError when the address has an account."""
+    return await db.fetchval(
+        "INSERT INTO staff (email, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
+        email,
+        role,
+        password_hash,
+    )
+
+
+async def by_email(db: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT id, email, role FROM staff WHERE email = $1", email)
+
+
+async def exists(db: asyncpg.Connection, email: str) -> bool:
+    return bool(await db.fetchval("SELECT 1 FROM staff WHERE email = $1", email))
+
+
+async def login_row(db: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """What a login checks: the password hash and the session generation (active accounts)."""
+    return await db.fetchrow(
+        "SELECT id, password_hash, session_generation FROM staff WHERE email = $1 AND NOT disabled",
+        email,
+    )
+
+
+async def set_password(db: asyncpg.Connection, email: str, password_hash: str) -> str:
+    """The new hash; every session of the account ends. Returns the command status."""
+    return await db.execute(
+        "UPDATE staff SET password_hash = $2, session_generation = session_generation + 1 "
+        "WHERE email = $1",
+        email,
+        password_hash,
+    )
+
+
+async def deactivate(db: asyncpg.Connection, email: str) -> str:
+    """Disabled, and every session ends. Returns the command status."""
+    return await db.execute(
+        "UPDATE staff SET disabled = true, session_generation = session_generation + 1 "
+        "WHERE email = $1",
+        email,
+    )
+
+
+async def end_sessions(db: asyncpg.Connection, staff_id: int) -> None:
+    await db.execute(
+        "UPDATE staff SET session_generation = session_generation + 1 WHERE id = $1", staff_id
+    )
+
+
+# ── API tokens ──────────────────────────────────────────────────────────────────────────────
+
+
+async def insert_token(db: asyncpg.Connection, email: str, digest: bytes, label: str) -> int | None:
+    """The new token's id, or None when there is no account with this address."""
+    return await db.fetchval(
+        "INSERT INTO api_tokens (staff_id, token_hash, label) "
+        "SELECT id, $2, $3 FROM staff WHERE email = $1 RETURNING id",
+        email,
+        digest,
+        label,
+    )
+
+
+async def revoke_token(db: asyncpg.Connection, token_id: int, staff_id: int | None) -> str:
+    """Revokes a live token (of this account, unless staff_id is None). Returns the status."""
+    return await db.execute(
+        "UPDATE api_tokens SET revoked_at = now() "
+        "WHERE id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR staff_id = $2)",
+        token_id,
+        staff_id,
+    )
+
+
+async def tokens_of(db: asyncpg.Connection, staff_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT id, label, created_at, revoked_at FROM api_tokens WHERE staff_id = $1 "
+        "ORDER BY created_at DESC",
+        staff_id,
+    )
