@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
 from service.settings import PROJECT_ROOT
@@ -34,8 +34,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SECRET_KEY = "browser-test-secret-key-not-for-production"
-START_TIMEOUT = 20.0
+# Deadlines only: a test waits for a state (a page element, /health answering), and these
+# bound how long before it fails. Generous, since the suite must pass on a busy machine.
+START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+BROWSER_TIMEOUT_MS = 30_000  # Playwright's actions and `expect` (its default is 5 s)
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 
 
 def _free_port() -> int:
@@ -113,10 +117,16 @@ def running_server(
                 pytrace=False,
             )
         try:
-            response = httpx.get(f"{base_url}/health", timeout=2)
-            if response.status_code == 200:
+            response = httpx.get(f"{base_url}/health", timeout=10)
+            # Every web process up, not just the first to answer (a test of two processes
+            # would otherwise meet one; a SIGTERM that meets one starting waits for the kill).
+            printed = log_path.read_text(errors="replace")
+            started = all(f"Started worker-{n}" in printed for n in range(1, workers + 1))
+            if response.status_code == 200 and started:
                 break
             last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code == 200:
+                last_error = f"not all {workers} web processes started"
         except httpx.HTTPError as exc:
             last_error = f"{type(exc).__name__}: {exc}"
         if time.monotonic() > deadline:
@@ -191,7 +201,7 @@ async def page(browser: Browser, live_server: str) -> AsyncIterator[Page]:
     context = await browser.new_context(
         base_url=live_server, locale="de-DE", viewport={"width": 390, "height": 844}
     )
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     tab = await context.new_page()
     yield tab
     await context.close()

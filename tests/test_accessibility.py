@@ -29,7 +29,7 @@ from service import tokens
 from service.db import init_connection
 from service.demo import DEMO_SLUG, load_demo
 from tests.conftest import conference_payload
-from tests.live_server import SECRET_KEY
+from tests.live_server import BROWSER_TIMEOUT_MS, SECRET_KEY
 from tests.registration_support import SLUG
 
 pytestmark = pytest.mark.browser
@@ -246,7 +246,7 @@ async def test_axe_finds_nothing_on_public_and_self_service_pages(
             viewport={"width": width, "height": 800},
             color_scheme=scheme,
         )
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
         await context.add_init_script(path=str(AXE))  # in every page, before its own scripts
         audit = Audit(await context.new_page(), language, scheme)
         try:
@@ -303,7 +303,7 @@ async def test_a_registration_with_the_keyboard_alone(
     context = await browser.new_context(
         base_url=live_server, locale="de-DE", viewport={"width": 390, "height": 844}
     )
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = await context.new_page()
     try:
         await page.goto(f"/conferences/{SLUG}/register")

@@ -25,6 +25,7 @@ from service.settings import PROJECT_ROOT
 from tests.conftest import StaffAccount
 from tests.forum_support import forum_payload, make_attendees
 from tests.live_server import (
+    BROWSER_TIMEOUT_MS,
     CHROMIUM_ARGS,
     SECRET_KEY,
     START_TIMEOUT,
@@ -209,7 +210,7 @@ async def test_offline_door_admits_queues_and_uploads(
     await expect(page.locator("#scan-queue")).to_have_text("2 scans waiting to upload")
 
     await context.set_offline(False)
-    await expect(page.locator("#scan-queue")).to_have_attribute("data-count", "0", timeout=15_000)
+    await expect(page.locator("#scan-queue")).to_have_attribute("data-count", "0", timeout=60_000)
     await expect(page.locator("#scan-online")).to_have_text("Online")
     await expect(page.locator("#scan-conflicts")).to_contain_text("Conflict: Person 2")
     await expect(page.locator("#scan-conflicts")).to_contain_text("door B")
@@ -259,7 +260,7 @@ def door_server(database_url: str, data_dir: Path, port: int) -> Iterator[str]:
         while True:
             assert process.poll() is None, "tagung serve exited"
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/health", timeout=10).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -276,7 +277,7 @@ async def test_the_page_opens_and_admits_while_the_server_is_away(
     """No emulation: the server itself goes away (as when the Wi-Fi drops) and comes back."""
     port = _free_port()
     context = await browser.new_context(locale="de-DE", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = await context.new_page()
     found: list[str] = []
     page.on("pageerror", lambda error: found.append(str(error)))
@@ -311,7 +312,7 @@ async def test_the_page_opens_and_admits_while_the_server_is_away(
 
         with door_server(database_url, tmp_path, port):
             await expect(page.locator("#scan-queue")).to_have_attribute(
-                "data-count", "0", timeout=20_000
+                "data-count", "0", timeout=60_000
             )
             await expect(page.locator("#scan-online")).to_have_text("Online")
         async with pool.acquire() as db:
@@ -423,7 +424,7 @@ async def test_camera_reads_a_ticket_with_the_vendored_decoder(
     context = await camera_browser.new_context(
         base_url=live_server, locale="de-DE", viewport={"width": 390, "height": 844}
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     requests: list[str] = []
     context.on("request", lambda request: requests.append(request.url))
     page = await context.new_page()
@@ -435,7 +436,7 @@ async def test_camera_reads_a_ticket_with_the_vendored_decoder(
         assert not await page.evaluate("'BarcodeDetector' in window")
         await page.get_by_role("button", name="Scan with the camera").click()
         await expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
-        await expect(result(page)).to_have_attribute("data-status", "ok", timeout=20_000)
+        await expect(result(page)).to_have_attribute("data-status", "ok", timeout=60_000)
         await expect(result(page)).to_contain_text("Person 0")
         # The code stays in front of the camera: no second scan of it.
         await page.wait_for_timeout(1500)

@@ -261,7 +261,7 @@ async def test_event_stream_announces_scans_from_another_process(
         conference_id = await db.fetchval("SELECT id FROM conferences WHERE slug = $1", SLUG)
 
     async with (
-        httpx.AsyncClient(base_url=live_server, timeout=10) as http,
+        httpx.AsyncClient(base_url=live_server, timeout=30) as http,
         http.stream("GET", f"{BASE}/entrance/events", headers=organiser.headers) as stream,
     ):
         assert stream.status_code == 200
@@ -283,7 +283,7 @@ async def test_event_stream_announces_scans_from_another_process(
 
         reader = asyncio.create_task(read_events())
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 assert await events.get() == ("ready", str(conference_id))  # listening now
             other = await client.post(
                 "/api/v1/checkin",
@@ -296,14 +296,14 @@ async def test_event_stream_announces_scans_from_another_process(
                 async with asyncio.timeout(0.5):
                     raise AssertionError(f"unexpected {await events.get()}")
             await scan(client, scanner, secret, "A")
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 assert await events.get() == ("changed", str(conference_id))
             assert events.empty()
             assert await listeners(pool) == 1  # a connection of its own, outside any pool
         finally:
             reader.cancel()
     # The browser went away: the server notices and closes the listening connection.
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         while await listeners(pool):  # noqa: ASYNC110 - polling the database
             await asyncio.sleep(0.05)
 

@@ -455,7 +455,7 @@ def _send_and_wait(base_url: str, path: str, headers: dict[str, str], chunked: b
     """Sends the head of a 10 MB request and 1.25 MB of its body, then only waits: a server
     that answers has decided without the other 8.75 MB."""
     parts = urlsplit(base_url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
         head = [f"POST {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         head += ["Transfer-Encoding: chunked"] if chunked else [f"Content-Length: {10 * MB}"]

@@ -26,7 +26,7 @@ from service.settings import PROJECT_ROOT, Settings, parse_smtp_url
 from tests.conftest import StaffAccount, conference_payload, csrf_token, login
 from tests.exhibitor_support import booking_payload, request_and_confirm
 from tests.forum_support import forum_payload, make_attendees
-from tests.live_server import SECRET_KEY
+from tests.live_server import BROWSER_TIMEOUT_MS, SECRET_KEY
 from tests.registration_support import (
     SLUG,
     confirm,
@@ -235,7 +235,7 @@ async def test_main_pages_run_under_the_policy_without_a_console_error(
     context = await browser.new_context(
         base_url=live_server, locale="de-DE", viewport={"width": 1280, "height": 800}
     )
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = await context.new_page()
     console = Console(page)
 
