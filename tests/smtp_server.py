@@ -132,8 +132,9 @@ class SmtpServer:
         with self._lock:
             self._received.clear()
 
-    async def wait_for(self, count: int, seconds: float = 10.0) -> list[Received]:
-        """Waits until at least `count` messages have arrived; fails the test after `seconds`."""
+    async def wait_for(self, count: int, seconds: float = 30.0) -> list[Received]:
+        """Waits until at least `count` messages have arrived; fails the test after `seconds`
+        (generous: it only bounds a failure, on a machine that may be busy)."""
         deadline = time.monotonic() + seconds
         while len(received := self.messages) < count:
             if time.monotonic() > deadline:

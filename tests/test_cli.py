@@ -177,25 +177,36 @@ async def _demo_counts(url: str) -> dict:
 
 def test_serve_with_two_workers_and_stop_on_sigterm(database_url, tmp_path):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "TAGUNG_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TAGUNG_DATA_DIR": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # only bounds a failure, on a machine that may be busy
         while True:
+            # Both web processes up: a SIGTERM that meets one still starting (as on a busy
+            # machine) is only answered by Granian's kill after 8 s.
+            up = all(f"Started worker-{n}" in log.read_text() for n in (1, 2))
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                if up and health.status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "server did not come up"
-            assert server.poll() is None, server.stdout.read()
+            assert server.poll() is None, log.read_text()
             time.sleep(0.2)
         for _ in range(6):  # several requests, spread over both workers
             assert httpx.get(f"http://127.0.0.1:{port}/api/v1/conferences").status_code == 200
@@ -203,7 +214,7 @@ def test_serve_with_two_workers_and_stop_on_sigterm(database_url, tmp_path):
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
         assert time.monotonic() - started < 10
-        assert server.returncode == 0, server.stdout.read()
+        assert server.returncode == 0, log.read_text()
     finally:
         if server.poll() is None:
             server.kill()

@@ -5,6 +5,7 @@ and the lock order conference → registration."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -74,11 +75,16 @@ async def test_a_confirmation_wakes_the_mail_workers_once_it_commits(
     listener = await asyncpg.connect(database_url)
     try:
         await listener.add_listener(outbox.CHANNEL, lambda *args: heard.put_nowait(args[2]))
+        marked = asyncio.Event()
+        await listener.add_listener("tagung_test_marker", lambda *args: marked.set())
         await confirm(client, pool, settings, "aylin@example.org")
-        assert await asyncio.wait_for(heard.get(), timeout=5) == outbox.CHANNEL
+        assert await asyncio.wait_for(heard.get(), timeout=30) == outbox.CHANNEL
         # The link used again writes nothing, so it wakes nobody.
         await confirm(client, pool, settings, "aylin@example.org")
-        await asyncio.sleep(0.3)
+        # Notifications arrive in commit order: one sent after the click has arrived, so
+        # anything the click sent would have arrived before it.
+        await pool.execute("SELECT pg_notify('tagung_test_marker', '')")
+        await asyncio.wait_for(marked.wait(), timeout=30)
         assert heard.empty()
     finally:
         await listener.close()
@@ -182,8 +188,9 @@ async def test_a_confirmation_is_one_statement(client, organiser, pool, settings
 
 
 async def _wait_until_blocked(pool: asyncpg.Pool, pid: int) -> None:
+    deadline = time.monotonic() + 60  # only bounds a failure, on a machine that may be busy
     async with pool.acquire() as db:
-        for _ in range(200):
+        while time.monotonic() < deadline:
             if await db.fetchval(
                 "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
             ):
@@ -216,7 +223,7 @@ async def test_locks_are_taken_conference_first_then_registration(
                 "SELECT 1 FROM conferences WHERE id = $1 FOR UPDATE NOWAIT", conference_id
             )
         await tx.rollback()
-        assert (await asyncio.wait_for(waiting, timeout=5))[0] == "confirmed"
+        assert (await asyncio.wait_for(waiting, timeout=30))[0] == "confirmed"
 
     await register(client, email="ben@example.org", name="Ben")
     confirm_token = await token_for(pool, settings, "ben@example.org")
@@ -236,4 +243,4 @@ async def test_locks_are_taken_conference_first_then_registration(
         # What the holder commits is what the confirmation decides on: here, no place left.
         await other.execute("UPDATE conferences SET capacity = 1 WHERE id = $1", conference_id)
         await tx.commit()
-        assert (await asyncio.wait_for(waiting, timeout=5))[0] == "waitlisted"
+        assert (await asyncio.wait_for(waiting, timeout=30))[0] == "waitlisted"

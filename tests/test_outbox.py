@@ -28,6 +28,7 @@ from service.mail import compose, find_part
 from service.migrate import migrate
 from service.outbox import TEST_KIND, OutboxMessage, OutboxWorker, enqueue, register_renderer
 from service.settings import PROJECT_ROOT, Settings, parse_smtp_url
+from tests.fault_support import eventually
 from tests.smtp_server import SmtpServer, smtp_server
 
 __all__ = ["smtp_server"]  # a fixture, imported for pytest
@@ -268,10 +269,25 @@ async def test_an_smtp_outage_loses_and_repeats_nothing(db_pool, outbox_url, smt
     running = asyncio.create_task(worker.run())
     try:
         await smtp_server.wait_for(10)
-        await asyncio.sleep(0.2)
+
+        async def eleventh_at_the_server() -> bool:
+            return len(smtp_server.recipients_seen) > 10
+
+        await eventually(eleventh_at_the_server, "the 11th message at the server")
         await asyncio.to_thread(smtp_server.stop)
-        await asyncio.sleep(1.0)  # several tries against the closed port meanwhile
-        waiting = await db_pool.fetch("SELECT * FROM outbox WHERE status = 'pending'")
+        waiting: list[asyncpg.Record] = []
+
+        async def all_tried_and_between_tries() -> bool:
+            # Every row tried against the closed port meanwhile, and no claim in flight (a
+            # claimed row counts one attempt until the failed connection hands it back).
+            nonlocal waiting
+            waiting = await db_pool.fetch(
+                "SELECT *, next_attempt_at > now() + interval '1 minute' AS leased "
+                "FROM outbox WHERE status = 'pending'"
+            )
+            return all(r["last_error"] and not r["leased"] for r in waiting)
+
+        await eventually(all_tried_and_between_tries, "every waiting row tried in the outage")
         assert len(waiting) == 20
         # An outage is not the messages' fault: no attempts used up, so none is ever dropped.
         assert all(r["attempts"] == 0 for r in waiting)
@@ -283,7 +299,7 @@ async def test_an_smtp_outage_loses_and_repeats_nothing(db_pool, outbox_url, smt
         await asyncio.sleep(0.3)
     finally:
         worker.stop()
-        await asyncio.wait_for(running, 5)
+        await asyncio.wait_for(running, 30)
     ids = smtp_server.message_ids()
     assert len(ids) == 30 and len(set(ids)) == 30
     stored = {row["message_id"] for row in await rows(db_pool) if row["status"] == "sent"}
@@ -305,16 +321,24 @@ async def test_required_starttls_is_never_skipped(db_pool, outbox_url, smtp_serv
 async def test_a_crashed_workers_rows_come_back_after_the_lease(db_pool, outbox_url, smtp_server):
     await add(db_pool, "test.plain", count=3)
     smtp_server.stall_after(0)
-    crashing = make_worker(db_pool, outbox_url, smtp_server, lease=0.6)
+    # A lease long enough that a busy machine checks within it that the rows stay leased.
+    crashing = make_worker(db_pool, outbox_url, smtp_server, lease=5.0)
     batch = asyncio.create_task(crashing.process_batch())
-    await asyncio.sleep(0.3)
+
+    async def in_hand() -> bool:
+        return len(smtp_server.recipients_seen) > 0
+
+    await eventually(in_hand, "the first message at the server")
     batch.cancel()  # dies holding the claim, without handing anything back
     with pytest.raises(asyncio.CancelledError):
         await batch
     smtp_server.stall_after(None)
     other = make_worker(db_pool, outbox_url, smtp_server)
     assert await other.drain() == 0  # leased to the dead worker
-    await asyncio.sleep(0.7)
+    await eventually(
+        lambda: db_pool.fetchval("SELECT bool_and(next_attempt_at <= now()) FROM outbox"),
+        "the lease run out",
+    )
     assert await other.drain() == 3
     ids = [r.message["Message-ID"] for r in await smtp_server.wait_for(3)]
     assert len(set(ids)) == 3
@@ -342,8 +366,24 @@ async def test_the_app_runs_a_worker_woken_by_notify(settings, db_pool, outbox_u
         mail_from=SENDER,
         run_worker=True,
     )
+    since = await db_pool.fetchval("SELECT clock_timestamp()")  # before the app's connections
     async with AsyncTestClient(app=create_app(app_settings)):
-        await asyncio.sleep(0.3)  # the worker is listening
+
+        async def listening_and_idle() -> bool:
+            # LISTEN is done and the first look for due mail is over: only NOTIFY (or the
+            # poll interval) starts the next one.
+            activity = await db_pool.fetch(
+                "SELECT query, state FROM pg_stat_activity "
+                "WHERE datname = current_database() AND backend_start > $1",
+                since,
+            )
+            listens = any(a["query"].startswith("LISTEN") for a in activity)
+            looked = any(
+                "UPDATE outbox AS o" in a["query"] and a["state"] == "idle" for a in activity
+            )
+            return listens and looked
+
+        await eventually(listening_and_idle, "the worker listening")
         started = time.monotonic()
         await add(db_pool, TEST_KIND, language="en")
         [received] = await smtp_server.wait_for(1, seconds=4)
@@ -380,13 +420,13 @@ async def test_tagung_worker_processes_deliver_once_and_stop_on_sigterm(
     logs = [tmp_path / f"worker{i}.log" for i in range(3)]
     processes = [worker_process(outbox_url, smtp_server, log) for log in logs]
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # only bounds a failure
         while not all("outbox worker started" in log.read_text() for log in logs):
             assert all(p.poll() is None for p in processes), [log.read_text() for log in logs]
             assert time.monotonic() < deadline, [log.read_text() for log in logs]
             await asyncio.sleep(0.1)
         await add(db_pool, TEST_KIND, count=70)  # NOTIFY wakes all three at once
-        await smtp_server.wait_for(100, seconds=20)
+        await smtp_server.wait_for(100, seconds=60)
         await asyncio.sleep(0.3)
         started = time.monotonic()
         for process in processes:
