@@ -115,8 +115,20 @@ async def test_smtp_down_from_the_start_then_back(mail_pool, mail_url, smtp_serv
 
         await eventually(all_waiting, "the outage noticed")
         await add(mail_pool, 5)  # new mail during the outage (its NOTIFY wakes the worker)
-        await asyncio.sleep(0.5)  # several tries against the closed port
-        rows = await outbox(mail_pool)
+        await eventually(all_waiting, "the new mail tried against the closed port")
+        rows: list[asyncpg.Record] = []
+
+        async def between_tries() -> bool:
+            # Read while no claim is in flight: a claimed row counts one attempt (and is
+            # leased for minutes) until the failed connection hands it back a moment later.
+            nonlocal rows
+            rows = await mail_pool.fetch(
+                "SELECT status, attempts, next_attempt_at > now() + interval '1 minute' "
+                "AS leased FROM outbox ORDER BY id"
+            )
+            return not any(r["leased"] for r in rows)
+
+        await eventually(between_tries, "the worker between two tries")
         assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 0)] * 10
         await asyncio.to_thread(smtp_server.start)
         await smtp_server.wait_for(10)
@@ -127,7 +139,7 @@ async def test_smtp_down_from_the_start_then_back(mail_pool, mail_url, smtp_serv
         await asyncio.sleep(0.3)
     finally:
         worker.stop()
-        await asyncio.wait_for(running, 5)
+        await asyncio.wait_for(running, 30)
     ids = smtp_server.message_ids()
     assert len(ids) == 10 and set(ids) == {r["message_id"] for r in await outbox(mail_pool)}
 
@@ -150,6 +162,7 @@ async def test_a_killed_worker_loses_no_mail_and_repeats_with_the_same_message_i
         await eventually(all_claimed, "the batch claimed")
         first_ids = {r["id"]: r["message_id"] for r in await outbox(mail_pool)}
         # The next worker gets ready meanwhile; it finds nothing due.
+        since = await mail_pool.fetchval("SELECT clock_timestamp()")  # before its connections
         workers.append(start_worker(mail_url, server.url, tmp_path, "worker-2"))
         # Hold the third row: the worker cannot mark it sent after the server accepted it,
         # and is killed right there, in the window SMTP gives no way to close.
@@ -182,7 +195,16 @@ async def test_a_killed_worker_loses_no_mail_and_repeats_with_the_same_message_i
 
         # 2. The second worker leaves the dead one's rows alone while the lease lasts …
         await wait_started(workers[1:])
-        await asyncio.sleep(0.3)
+
+        async def second_worker_looked() -> bool:
+            # Its claim has run (and found nothing due): the connection it ran on is idle.
+            return await mail_pool.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_start > $1 AND state = 'idle' AND query LIKE '%UPDATE outbox AS o%'",
+                since,
+            )
+
+        await eventually(second_worker_looked, "the second worker looking for due mail")
         assert len(server.messages) == 3
         # … and takes them once it has run out. Killed too, this time while the server is
         # busy with its third message (after the data, before the answer).
@@ -309,7 +331,7 @@ async def test_a_lost_database_connection_mid_batch_repeats_nothing(mail_pool, m
         await asyncio.sleep(0.3)
     finally:
         worker.stop()
-        await asyncio.wait_for(running, 5)
+        await asyncio.wait_for(running, 30)
         await own.close()
         server.stop()
     ids = server.message_ids()
