@@ -17,7 +17,7 @@ from exhibitors import queries
 from registration import issue_pass, withdraw_pass
 from registration.logic import CONSENT_TEXT_VERSIONS, check_window
 from service import mail_quota, outbox, tokens
-from service.conferences import queries as conference_queries
+from service.conferences.lookups import published_conference, staff_conference
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
 
@@ -56,13 +56,6 @@ async def mail(
     )
 
 
-async def conference_or_404(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None or not conference["published"]:
-        raise NotFoundException(_("There is no conference at this address."))
-    return conference
-
-
 # ── stands ──────────────────────────────────────────────────────────────────────────────
 
 
@@ -75,9 +68,7 @@ async def create_stands(
 ) -> list[int]:
     try:
         async with db.transaction():
-            conference = await conference_queries.by_slug(db, slug)  # published or not yet
-            if conference is None:
-                raise NotFoundException(_("There is no conference at this address."))
+            conference = await staff_conference(db, slug)  # published or not yet
             return [await queries.insert_stand(db, conference["id"], s) for s in stands]
     except asyncpg.UniqueViolationError:
         raise _stand_taken_code() from None
@@ -143,7 +134,7 @@ async def request_booking(
         "privacy_notice_version": CONSENT_TEXT_VERSIONS["privacy"],
     }
     async with db.transaction():
-        conference = await conference_or_404(db, slug)
+        conference = await published_conference(db, slug)
         check_window(conference)
         salts = {p: tokens.new_salt() for p in ("confirm", "manage")}
         hashes = {p: tokens.digest(token(key, p, s)) for p, s in salts.items()}

@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 
 from registration import queries
 from service import mail_quota, outbox, tokens
-from service.conferences import queries as conference_queries
+from service.conferences.lookups import published_conference
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
 from service.wiring import add_once
@@ -117,9 +117,7 @@ def check_window(conference: asyncpg.Record) -> None:
 
 async def open_conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
     """The published conference, if registration is open now; else 404 or 409 with the reason."""
-    conference = await conference_queries.by_slug(db, slug)
-    if conference is None or not conference["published"]:
-        raise NotFoundException(_("There is no conference at this address."))
+    conference = await published_conference(db, slug)
     check_window(conference)
     return conference
 
