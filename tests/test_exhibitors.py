@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 
+from exhibitors import logic as exhibitor_logic
+from exhibitors import queries as exhibitor_queries
+from registration.views import token_key
 from service.app import create_app
+from service.db import init_connection
+from service.errors import Conflict
 from tests.exhibitor_support import SLUG, booking_payload, make_stand, request_and_confirm
 from tests.registration_support import make_conference
 
@@ -195,6 +201,52 @@ async def test_passes_for_stand_staff(client, organiser, pool, settings):
         "Bea Roth"
     ]
     assert (await client.get(f"/api/v1/conferences/{SLUG}")).json()["seats_left"] == 1
+
+
+async def test_concurrent_passes_hold_the_stand_limit_and_one_per_address(
+    client, organiser, pool, settings
+):
+    """One pass per address and stand, and at most max_staff passes, are kept under the
+    booking's row lock (no unique index: a person may also hold an attendee ticket). Twenty
+    additions of one address and twenty of different addresses race, each on a connection of
+    its own, for a stand of three."""
+    await make_conference(client, organiser)
+    stand = await make_stand(client, organiser, max_staff=3)
+    booking_id, _manage = await request_and_confirm(client, pool, settings)
+    await client.post(
+        f"/api/v1/exhibitor-bookings/{booking_id}/approve",
+        json={"stand_id": stand["id"]},
+        headers=organiser.headers,
+    )
+    key = token_key(settings)
+    racers = await asyncpg.create_pool(
+        settings.database_url, min_size=20, max_size=20, init=init_connection
+    )
+
+    async def add(email: str) -> str:
+        async with racers.acquire() as db:
+            booking = await exhibitor_queries.booking(db, booking_id)
+            try:
+                await exhibitor_logic.add_pass(db, key, booking, "Ali Kaya", email, "de")
+            except Conflict:
+                return "refused"
+            return "added"
+
+    try:
+        same = await asyncio.gather(*(add("ali@example.org") for _ in range(20)))
+        others = await asyncio.gather(*(add(f"p{i}@example.org") for i in range(20)))
+    finally:
+        await racers.close()
+    assert same.count("added") == 1 and same.count("refused") == 19
+    assert others.count("added") == 2 and others.count("refused") == 18
+    emails = [
+        r["email"]
+        for r in await pool.fetch(
+            "SELECT email FROM registrations WHERE category = 'exhibitor_staff' "
+            "AND status = 'confirmed'"
+        )
+    ]
+    assert len(emails) == 3 and emails.count("ali@example.org") == 1
 
 
 async def test_workflow_refuses_what_makes_no_sense(client, organiser, pool, settings):
