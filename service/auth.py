@@ -54,9 +54,17 @@ class StaffUser:
     # Which device or browser session acts: "token:<id>" or "session:<staff id>". Scans are
     # recorded per device, and a retried scan is recognised by (device, nonce).
     device: str = ""
+    # The conferences (ids) this account may see and change; None: all of them.
+    conferences: frozenset[int] | None = None
+    # A paired door device (no account; `id` is None then, `email` is the device's name).
+    device_id: int | None = None
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def may_see(self, conference_id: int) -> bool:
+        """Whether this account may see (and, with its role, change) the conference."""
+        return self.conferences is None or conference_id in self.conferences
 
 
 async def hash_password(password: str) -> str:
