@@ -20,7 +20,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import accessibility, conferences, health, hot_path, outbox, staff
+from service import (
+    accessibility,
+    audit_api,
+    audit_pages,
+    conferences,
+    health,
+    hot_path,
+    outbox,
+    staff,
+)
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers, status_for
@@ -126,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             staff.router,
             conferences.api_router,
             conferences.pages_router,
+            *audit_api.CONTROLLERS,
+            *audit_pages.CONTROLLERS,
             *domain_routers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],

@@ -1,13 +1,17 @@
 """The audit log: who did what, when, on which subject (migration 0021).
 
 Every staff action records itself with `record()` on the connection of its own transaction,
-so the entry exists exactly when the action does. The entry holds ids, kinds and the names of
-changed fields, never personal values; the words that name people (the staff member's e-mail,
-the address of a failed login, a device's name, an attendee's name as subject) go to
-audit_labels, which the retention purge empties while the entries stay.
+so the entry exists exactly when the action does (an action that fails leaves none). The entry
+holds ids, kinds and the names of changed fields, never personal values; the words that name
+people (the staff member's e-mail, the address of a failed login, a device's name, an
+attendee's name as subject) go to audit_labels. Erasing a person takes their name from the
+entries about them (`forget_subjects`); the retention purge empties the labels of ended
+conferences (`forget_ended`). The entries themselves stay: the table refuses UPDATE, DELETE
+and TRUNCATE.
 
-Actions are `<thing>.<verb>`: conference.updated, exhibitor_booking.approved, checkin.manual,
-checkin.undone, registration.added, registration.updated, registration.erased,
+Actions are `<thing>.<verb>` (service.audit_views names each in words): conference.created,
+conference.updated, programme_item.*, forum.*, stand.*, exhibitor_booking.approved,
+checkin.manual, checkin.undone, registration.cancelled, registration.erased,
 export.downloaded, announcement.sent, staff.invited, staff.updated, device.added,
 device.removed, staff.login, staff.login_failed, …
 """
@@ -19,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import asyncpg
+
+from service import audit_queries
 
 
 class Actor(Protocol):
@@ -52,25 +58,32 @@ async def record(
     device_id = getattr(actor, "device_id", None) if actor is not None else None
     staff_id = None if actor is None or device_id is not None else actor.id
     label = actor_label if actor_label is not None else (actor.email if actor else "")
-    entry_id = await db.fetchval(
-        """
-        INSERT INTO audit_log (conference_id, actor_staff_id, actor_device_id, action,
-                               subject_type, subject_id, details)
-        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id
-        """,
-        conference_id,
-        staff_id,
-        device_id,
-        action,
-        subject_type,
-        "" if subject_id is None else str(subject_id),
-        json.dumps(payload, default=str),
+    entry_id = await audit_queries.insert_entry(
+        db,
+        conference_id=conference_id,
+        staff_id=staff_id,
+        device_id=device_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id="" if subject_id is None else str(subject_id),
+        details=json.dumps(payload, default=str),
     )
     if label or subject_label:
-        await db.execute(
-            "INSERT INTO audit_labels (entry_id, actor, subject) VALUES ($1, $2, $3)",
-            entry_id,
-            label,
-            subject_label,
-        )
+        await audit_queries.insert_labels(db, entry_id, label, subject_label)
     return entry_id
+
+
+async def forget_subjects(db: asyncpg.Connection, subject_type: str, subject_ids: list[int]) -> int:
+    """Erasure: entries about these subjects (registrations of an erased person) no longer name
+    them; the entries and who acted stay. Returns how many labels lost their subject."""
+    if not subject_ids:
+        return 0
+    return await audit_queries.forget_subjects(db, subject_type, [str(i) for i in subject_ids])
+
+
+async def forget_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
+    """The retention purge: the labels (staff e-mails, names, devices) of entries about
+    conferences that ended `days_after_end` days ago or earlier, and of entries that old about
+    no conference, are deleted; the entries stay, their actor then shown as an account or
+    device number. (labels, conferences)."""
+    return await audit_queries.forget_labels_of_ended(db, days_after_end)

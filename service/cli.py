@@ -328,6 +328,7 @@ async def _purge(conn: asyncpg.Connection, retention_days: int, dry_run: bool) -
     contacts are made anonymous. Returns what it did, one line per step."""
     from exhibitors import privacy as exhibitors_privacy
     from registration import privacy as registration_privacy
+    from service import audit
 
     lines: list[str] = []
     try:
@@ -349,6 +350,13 @@ async def _purge(conn: asyncpg.Connection, retention_days: int, dry_run: bool) -
                 f"{'Would make' if dry_run else 'Made'} {contacts} exhibitor contact(s) "
                 f"anonymous ({conferences} conference(s) that ended {retention_days} or more "
                 "days ago)."
+            )
+            # The audit log keeps its entries; the names in them go (service.audit).
+            labels, conferences = await audit.forget_ended(conn, retention_days)
+            lines.append(
+                f"{'Would remove' if dry_run else 'Removed'} the names from {labels} audit log "
+                f"entries ({conferences} conference(s) that ended {retention_days} or more "
+                "days ago, and entries about no conference that old); the entries stay."
             )
             if dry_run:
                 raise _DryRun
