@@ -91,15 +91,22 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def _staff_user(row: asyncpg.Record | None) -> StaffUser | None:
+    if row is None:
+        return None
+    values = dict(row)
+    if values["conferences"] is not None:  # None: all conferences
+        values["conferences"] = frozenset(values["conferences"])
+    return StaffUser(**values)
+
+
 async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None:
-    row = await staff_queries.by_token_digest(db, token_digest(token))
-    return StaffUser(**dict(row)) if row else None
+    return _staff_user(await staff_queries.by_token_digest(db, token_digest(token)))
 
 
 async def staff_by_id(db: asyncpg.Connection, staff_id: int, generation: int) -> StaffUser | None:
     """The account of a session, while the session's generation is still the account's."""
-    row = await staff_queries.by_session(db, staff_id, generation)
-    return StaffUser(**dict(row)) if row else None
+    return _staff_user(await staff_queries.by_session(db, staff_id, generation))
 
 
 def new_session(staff_id: int, generation: int) -> dict[str, int | float]:

@@ -12,12 +12,22 @@ import asyncpg
 
 # ── who is calling (service.auth) ──────────────────────────────────────────────────────────
 
+# The conferences (ids) an account may see, read in the same statement as the account: NULL
+# for all of them (staff.all_conferences), else its rows of staff_conferences (maybe none).
+_CONFERENCES = """
+    CASE WHEN s.all_conferences THEN NULL
+         ELSE ARRAY(SELECT sc.conference_id FROM staff_conferences sc WHERE sc.staff_id = s.id)
+    END AS conferences
+"""
+
 
 async def by_token_digest(db: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
     """The account of a live API token (not revoked, account not disabled)."""
     return await db.fetchrow(
         """
-        SELECT s.id, s.email, s.role, 'token:' || t.id AS device
+        SELECT s.id, s.email, s.role, 'token:' || t.id AS device, """
+        + _CONFERENCES
+        + """
         FROM api_tokens t JOIN staff s ON s.id = t.staff_id
         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT s.disabled
         """,
@@ -30,8 +40,9 @@ async def by_session(
 ) -> asyncpg.Record | None:
     """The account of a session while the session's generation is still the account's."""
     return await db.fetchrow(
-        "SELECT id, email, role, 'session:' || id AS device FROM staff "
-        "WHERE id = $1 AND session_generation = $2 AND NOT disabled",
+        "SELECT s.id, s.email, s.role, 'session:' || s.id AS device, "
+        + _CONFERENCES
+        + " FROM staff s WHERE s.id = $1 AND s.session_generation = $2 AND NOT s.disabled",
         staff_id,
         generation,
     )
