@@ -43,6 +43,7 @@ async def make_conference(db: asyncpg.Connection, slug: str, *, capacity: int) -
             "organiser_name": "Bündnis „Niedersachsen packt an!“",
             "organiser_email": "konferenz@tagung.example",
         },
+        staff=None,
     )
     return await db.fetchval("SELECT id FROM conferences WHERE slug = $1", slug)
 

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from exhibitors import logic, queries
-from exhibitors.lookups import BY_TOKEN, BookingRow
+from exhibitors.lookups import BY_TOKEN, BookingRow, staff_booking, staff_stand
 from exhibitors.schemas import (
     Accepted,
     Approve,
@@ -32,8 +32,13 @@ from exhibitors.schemas import (
 )
 from exhibitors.views import booking_view, exhibitor_view, item_view, stand_view
 from registration.views import token_key
-from service.auth import requires
-from service.conferences.lookups import PUBLIC, ConferenceRow, published_conference
+from service.auth import CurrentStaff, requires
+from service.conferences.lookups import (
+    PUBLIC,
+    ConferenceRow,
+    check_scope,
+    published_conference,
+)
 from service.conferences.schemas import given
 from service.db import DB
 from service.ratelimit import per_client
@@ -64,8 +69,10 @@ class StandAPI(Controller):
         status_code=HTTP_201_CREATED,
         summary="Add a stand",
     )
-    async def create_stand(self, db: DB, slug: FromPath[str], data: JSONBody[StandCreate]) -> Stand:
-        [stand_id] = await logic.create_stands(db, slug, [msgspec.to_builtins(data)])
+    async def create_stand(
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], data: JSONBody[StandCreate]
+    ) -> Stand:
+        [stand_id] = await logic.create_stands(db, slug, [msgspec.to_builtins(data)], staff=staff)
         return stand_view(await queries.stand(db, stand_id))
 
     @post(
@@ -76,9 +83,10 @@ class StandAPI(Controller):
         summary="Add a row of equal stands (B1 … B10)",
     )
     async def create_row(
-        self, db: DB, slug: FromPath[str], data: JSONBody[StandRow]
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], data: JSONBody[StandRow]
     ) -> list[Stand]:
-        ids = await logic.create_stands(db, slug, logic.stand_row(msgspec.to_builtins(data)))
+        stands = logic.stand_row(msgspec.to_builtins(data))
+        ids = await logic.create_stands(db, slug, stands, staff=staff)
         return [stand_view(await queries.stand(db, i)) for i in ids]
 
     @patch(
@@ -88,8 +96,9 @@ class StandAPI(Controller):
         summary="Change a stand, block or unblock it",
     )
     async def update_stand(
-        self, db: DB, stand_id: FromPath[int], data: JSONBody[StandUpdate]
+        self, db: DB, staff: CurrentStaff, stand_id: FromPath[int], data: JSONBody[StandUpdate]
     ) -> Stand:
+        await staff_stand(db, stand_id, staff)
         await logic.update_stand(db, stand_id, given(data))
         return stand_view(await queries.stand(db, stand_id))
 
@@ -199,6 +208,7 @@ class ReviewAPI(Controller):
     async def list_bookings(
         self,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         status: FromQuery[BookingStatus | None] = None,
         limit: PageSize = 50,
@@ -207,6 +217,7 @@ class ReviewAPI(Controller):
         # By hand: Litestar resolves a dependency before it validates the query. Published
         # conferences only, unlike the staff pages (which show drafts): kept as it was.
         conference = await published_conference(db, slug)
+        check_scope(staff, conference["id"])
         rows = await queries.bookings(
             db, conference["id"], status=status, after=after, limit=limit + 1
         )
@@ -219,10 +230,8 @@ class ReviewAPI(Controller):
         "/exhibitor-bookings/{booking_id:int}/fitting-stands",
         summary="Free stands that meet this request",
     )
-    async def fitting(self, db: DB, booking_id: FromPath[int]) -> list[Stand]:
-        booking = await queries.booking(db, booking_id)
-        if booking is None:
-            raise logic.booking_not_found()
+    async def fitting(self, db: DB, staff: CurrentStaff, booking_id: FromPath[int]) -> list[Stand]:
+        booking = await staff_booking(db, booking_id, staff)
         return [stand_view(s) for s in await queries.fitting_stands(db, booking)]
 
     @post(
@@ -231,8 +240,9 @@ class ReviewAPI(Controller):
         summary="Approve with a stand (409: taken, blocked, does not fit, wrong state)",
     )
     async def approve(
-        self, db: DB, booking_id: FromPath[int], data: JSONBody[Approve]
+        self, db: DB, staff: CurrentStaff, booking_id: FromPath[int], data: JSONBody[Approve]
     ) -> BookingItem:
+        await staff_booking(db, booking_id, staff)
         await logic.approve(db, booking_id, data.stand_id)
         return item_view(await queries.booking(db, booking_id))
 
@@ -242,8 +252,9 @@ class ReviewAPI(Controller):
         summary="Move an approved exhibitor to another stand",
     )
     async def reassign(
-        self, db: DB, booking_id: FromPath[int], data: JSONBody[Approve]
+        self, db: DB, staff: CurrentStaff, booking_id: FromPath[int], data: JSONBody[Approve]
     ) -> BookingItem:
+        await staff_booking(db, booking_id, staff)
         await logic.reassign(db, booking_id, data.stand_id)
         return item_view(await queries.booking(db, booking_id))
 
@@ -252,7 +263,8 @@ class ReviewAPI(Controller):
         status_code=200,
         summary="Free the stand; the booking goes back to the queue",
     )
-    async def release(self, db: DB, booking_id: FromPath[int]) -> BookingItem:
+    async def release(self, db: DB, staff: CurrentStaff, booking_id: FromPath[int]) -> BookingItem:
+        await staff_booking(db, booking_id, staff)
         await logic.release(db, booking_id)
         return item_view(await queries.booking(db, booking_id))
 
@@ -262,8 +274,13 @@ class ReviewAPI(Controller):
         summary="Put on the waiting list",
     )
     async def waitlist(
-        self, db: DB, booking_id: FromPath[int], data: JSONBody[Decision | None] = None
+        self,
+        db: DB,
+        staff: CurrentStaff,
+        booking_id: FromPath[int],
+        data: JSONBody[Decision | None] = None,
     ) -> BookingItem:
+        await staff_booking(db, booking_id, staff)
         await logic.decide(db, booking_id, "waitlisted", data.reason if data else "")
         return item_view(await queries.booking(db, booking_id))
 
@@ -273,8 +290,13 @@ class ReviewAPI(Controller):
         summary="Reject, with a reason the organisation reads",
     )
     async def reject(
-        self, db: DB, booking_id: FromPath[int], data: JSONBody[Decision | None] = None
+        self,
+        db: DB,
+        staff: CurrentStaff,
+        booking_id: FromPath[int],
+        data: JSONBody[Decision | None] = None,
     ) -> BookingItem:
+        await staff_booking(db, booking_id, staff)
         await logic.decide(db, booking_id, "rejected", data.reason if data else "")
         return item_view(await queries.booking(db, booking_id))
 

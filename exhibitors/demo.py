@@ -280,7 +280,11 @@ async def load_demo(db: asyncpg.Connection, slug: str, key: bytes) -> list[int]:
     stands = [*logic.stand_row(ROWS[0]), *logic.stand_row(ROWS[1])]
     stands += [_foyer_stand(stand) for stand in FOYER]
     stand_ids = dict(
-        zip((s["code"] for s in stands), await logic.create_stands(db, slug, stands), strict=True)
+        zip(
+            (s["code"] for s in stands),
+            await logic.create_stands(db, slug, stands, staff=None),
+            strict=True,
+        )
     )
     conference = await conference_queries.by_slug(db, slug)
     booking_ids = []

@@ -17,6 +17,7 @@ from exhibitors import queries
 from registration import issue_pass, withdraw_pass
 from registration.logic import CONSENT_TEXT_VERSIONS, check_window
 from service import mail_quota, outbox, tokens
+from service.auth import StaffUser
 from service.conferences.lookups import published_conference, staff_conference
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
@@ -46,6 +47,10 @@ def booking_not_found() -> NotFoundException:
     return NotFoundException(_("There is no such booking."))
 
 
+def stand_not_found() -> NotFoundException:
+    return NotFoundException(_("There is no such stand."))
+
+
 async def mail(
     db: asyncpg.Connection, kind: str, booking: asyncpg.Record | dict, *, limited: bool = False
 ) -> None:
@@ -64,11 +69,16 @@ def _stand_taken_code() -> FieldErrors:
 
 
 async def create_stands(
-    db: asyncpg.Connection, slug: str, stands: list[dict[str, Any]]
+    db: asyncpg.Connection,
+    slug: str,
+    stands: list[dict[str, Any]],
+    *,
+    staff: StaffUser | None,
 ) -> list[int]:
+    """`staff`: the caller, who must be able to see the conference (None: the demo)."""
     try:
         async with db.transaction():
-            conference = await staff_conference(db, slug)  # published or not yet
+            conference = await staff_conference(db, slug, staff)  # published or not yet
             return [await queries.insert_stand(db, conference["id"], s) for s in stands]
     except asyncpg.UniqueViolationError:
         raise _stand_taken_code() from None
@@ -101,7 +111,7 @@ async def update_stand(db: asyncpg.Connection, stand_id: int, changes: dict[str,
     async with db.transaction():
         stand = await queries.lock_stand(db, stand_id)
         if stand is None:
-            raise NotFoundException(_("There is no such stand."))
+            raise stand_not_found()
         if changes.get("blocked") and await queries.stand_holder(db, stand_id):
             raise Conflict(_("This stand is assigned to an exhibitor; release it first."))
         await queries.update_stand(db, stand_id, changes)

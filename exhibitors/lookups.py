@@ -8,6 +8,10 @@ invalid-link 404.
 
 As with the conference lookups (service/conferences/lookups.py), a handler whose body Litestar
 validates keeps calling `logic.by_manage_token` itself, so an invalid body stays a 400 there.
+
+Staff reach a booking or a stand by its id: `staff_booking` and `staff_stand` give it to staff
+who may see its conference (`check_scope`; a booking or stand never moves to another one), and
+answer one of another conference as an unknown id. Called by hand, after the body is read.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import asyncpg
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
-from exhibitors import logic
+from exhibitors import logic, queries
+from service.auth import StaffUser
+from service.conferences.lookups import check_scope
 from service.db import DB
 
 BookingRow = NamedDependency[asyncpg.Record]
@@ -27,3 +33,19 @@ async def booking_by_token(db: DB, token: FromPath[str]) -> asyncpg.Record:
 
 
 BY_TOKEN = {"booking": Provide(booking_by_token)}
+
+
+async def staff_booking(db: DB, booking_id: int, staff: StaffUser) -> asyncpg.Record:
+    booking = await queries.booking(db, booking_id)
+    if booking is None:
+        raise logic.booking_not_found()
+    check_scope(staff, booking["conference_id"], logic.booking_not_found)
+    return booking
+
+
+async def staff_stand(db: DB, stand_id: int, staff: StaffUser) -> asyncpg.Record:
+    stand = await queries.stand(db, stand_id)
+    if stand is None:
+        raise logic.stand_not_found()
+    check_scope(staff, stand["conference_id"], logic.stand_not_found)
+    return stand

@@ -39,7 +39,7 @@ from exhibitors.options import (
     staff_status_name,
     stand_state_name,
 )
-from service.auth import requires
+from service.auth import CurrentStaff, requires
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB
 from service.errors import FieldErrors
@@ -118,14 +118,19 @@ class StaffStandPages(Controller):
 
     @post("/")
     async def add_stand(
-        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        conference: ConferenceRow,
     ) -> Any:
         form = Form(await request.form())
         stand = read_stand(form)
         status = 400
         if form.valid:
             try:
-                await logic.create_stands(db, slug, [stand])
+                await logic.create_stands(db, slug, [stand], staff=staff)
                 return _see(f"/staff/conferences/{slug}/stands?done=added&n=1")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -140,13 +145,18 @@ class StaffStandPages(Controller):
 
     @post("/row")
     async def add_row(
-        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        conference: ConferenceRow,
     ) -> Any:
         form = Form(await request.form())
         stands = read_row(form)
         if form.valid:
             try:
-                await logic.create_stands(db, slug, stands)
+                await logic.create_stands(db, slug, stands, staff=staff)
                 return _see(f"/staff/conferences/{slug}/stands?done=added&n={len(stands)}")
             except FieldErrors as exc:
                 form.errors["row_prefix"] = _(
@@ -277,13 +287,18 @@ class StaffExhibitorPages(Controller):
 
     @get("/{booking_id:int}/{action:str}")
     async def confirm_page(
-        self, db: DB, slug: FromPath[str], booking_id: FromPath[int], action: FromPath[str]
+        self,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        booking_id: FromPath[int],
+        action: FromPath[str],
     ) -> Template:
         """'Really reject X?': the step between the list and the change, without JavaScript."""
         if action not in CONFIRMED_ACTIONS:
             raise NotFoundException()
         # By hand, after the action's check (a dependency would look the conference up first).
-        conference = await staff_conference(db, slug)
+        conference = await staff_conference(db, slug, staff)
         booking = await _booking(db, conference, booking_id)
         return self._confirm(conference, booking, action)
 
@@ -292,13 +307,14 @@ class StaffExhibitorPages(Controller):
         self,
         request: Request,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         booking_id: FromPath[int],
         action: FromPath[str],
     ) -> Any:
         if action not in ACTIONS:
             raise NotFoundException()
-        conference = await staff_conference(db, slug)  # by hand: see confirm_page
+        conference = await staff_conference(db, slug, staff)  # by hand: see confirm_page
         booking = await _booking(db, conference, booking_id)
         data = await request.form()
         try:

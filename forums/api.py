@@ -8,9 +8,10 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from forums import logic, queries
+from forums.lookups import check_forum
 from forums.schemas import Forum, ForumCreate, ForumUpdate, Left, MoveRequest, Signup
 from registration import REGISTRATION_BY_TOKEN, RegistrationRow
-from service.auth import requires
+from service.auth import CurrentStaff, requires
 from service.conferences.logic import local
 from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.conferences.schemas import given
@@ -70,8 +71,10 @@ class ForumAPI(Controller):
         status_code=HTTP_201_CREATED,
         summary="Create a forum",
     )
-    async def create_forum(self, db: DB, slug: FromPath[str], data: JSONBody[ForumCreate]) -> Forum:
-        forum_id = await logic.create_forum(db, slug, given(data))
+    async def create_forum(
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], data: JSONBody[ForumCreate]
+    ) -> Forum:
+        forum_id = await logic.create_forum(db, slug, given(data), staff=staff)
         return await _forum(db, forum_id)
 
     @get("/forums/{forum_id:int}", summary="One forum")
@@ -85,8 +88,9 @@ class ForumAPI(Controller):
         summary="Change or cancel a forum (everyone signed up is told, calendars follow)",
     )
     async def update_forum(
-        self, db: DB, forum_id: FromPath[int], data: JSONBody[ForumUpdate]
+        self, db: DB, staff: CurrentStaff, forum_id: FromPath[int], data: JSONBody[ForumUpdate]
     ) -> Forum:
+        await check_forum(db, forum_id, staff)
         await logic.update_forum(db, forum_id, given(data))
         return await _forum(db, forum_id)
 
@@ -97,7 +101,10 @@ class ForumAPI(Controller):
         status_code=200,
         summary="Move a person from this forum to another",
     )
-    async def move(self, db: DB, forum_id: FromPath[int], data: JSONBody[MoveRequest]) -> Signup:
+    async def move(
+        self, db: DB, staff: CurrentStaff, forum_id: FromPath[int], data: JSONBody[MoveRequest]
+    ) -> Signup:
+        await check_forum(db, forum_id, staff)
         status = await logic.move(db, data.registration_id, forum_id, data.to_forum_id)
         signup = await queries.signup(db, data.to_forum_id, data.registration_id)
         return Signup(status, await queries.waitlist_place(db, signup))  # type: ignore[arg-type]

@@ -11,16 +11,20 @@ from forums import logic, queries
 from forums.schemas import AttendanceDecision, AttendanceRequest
 from registration import options
 from service import tokens
-from service.auth import requires
+from service.auth import CurrentStaff, StaffUser, requires
+from service.conferences.lookups import check_scope
 from service.db import DB
 
 _STATUS = {"confirmed": "signed_up", "waitlisted": "waiting"}
 
 
-async def check(db: asyncpg.Connection, forum_id: int, secret: str) -> AttendanceDecision:
+async def check(
+    db: asyncpg.Connection, staff: StaffUser, forum_id: int, secret: str
+) -> AttendanceDecision:
     forum = await queries.door_forum(db, forum_id)
     if forum is None:
         raise logic.forum_not_found()
+    check_scope(staff, forum["conference_id"], logic.forum_not_found)
     person = None
     if tokens.looks_valid(secret):
         person = await queries.confirmed_by_ticket(
@@ -57,6 +61,10 @@ class AttendanceAPI(Controller):
         description="status: signed_up (recorded), waiting, not_signed_up, or invalid ticket.",
     )
     async def scan(
-        self, db: DB, forum_id: FromPath[int], data: JSONBody[AttendanceRequest]
+        self,
+        db: DB,
+        staff: CurrentStaff,
+        forum_id: FromPath[int],
+        data: JSONBody[AttendanceRequest],
     ) -> AttendanceDecision:
-        return await check(db, forum_id, data.secret)
+        return await check(db, staff, forum_id, data.secret)

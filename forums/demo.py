@@ -144,7 +144,7 @@ async def load_demo(db: asyncpg.Connection, slug: str, attendee_ids: list[int]) 
         values = {k: v for k, v in forum.items() if k != "slot"}
         values["starts_at"] = datetime.combine(day, starts, zone)
         values["ends_at"] = datetime.combine(day, ends, zone)
-        forum_ids.append(await logic.create_forum(db, slug, values))
+        forum_ids.append(await logic.create_forum(db, slug, values, staff=None))
     for attendee, forum in SIGNUPS:
         if attendee < len(attendee_ids):
             await logic.sign_up(db, attendee_ids[attendee], forum_ids[forum])

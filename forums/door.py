@@ -9,7 +9,8 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from forums import attendance, logic, queries
-from service.auth import requires
+from service.auth import CurrentStaff, StaffUser, requires
+from service.conferences.lookups import check_scope
 from service.db import DB
 
 
@@ -19,19 +20,22 @@ class ForumDoorPage(Controller):
     include_in_schema = False
 
     @get("/")
-    async def door(self, db: DB, forum_id: FromPath[int]) -> Template:
-        return await self._page(db, forum_id, None)
+    async def door(self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]) -> Template:
+        return await self._page(db, staff, forum_id, None)
 
     @post("/")
-    async def scan(self, request: Request, db: DB, forum_id: FromPath[int]) -> Template:
+    async def scan(
+        self, request: Request, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Template:
         secret = str((await request.form()).get("secret", "")).strip()
-        decision = await attendance.check(db, forum_id, secret) if secret else None
-        return await self._page(db, forum_id, decision)
+        decision = await attendance.check(db, staff, forum_id, secret) if secret else None
+        return await self._page(db, staff, forum_id, decision)
 
-    async def _page(self, db: DB, forum_id: int, decision) -> Template:  # type: ignore[no-untyped-def]
+    async def _page(self, db: DB, staff: StaffUser, forum_id: int, decision) -> Template:  # type: ignore[no-untyped-def]
         forum = await queries.door_page_forum(db, forum_id)
         if forum is None:
             raise logic.forum_not_found()
+        check_scope(staff, forum["conference_id"], logic.forum_not_found)
         counts = await queries.door_counts(db, forum_id)
         return Template(
             "forums/door.html",

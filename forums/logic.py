@@ -15,7 +15,9 @@ from litestar.exceptions import NotFoundException
 from forums import queries
 from registration import logic as registration_logic
 from service import outbox
+from service.auth import StaffUser
 from service.conferences import queries as conference_queries
+from service.conferences.lookups import check_scope
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
 
@@ -55,11 +57,15 @@ async def _mail(
     )
 
 
-async def create_forum(db: asyncpg.Connection, slug: str, values: dict[str, Any]) -> int:
+async def create_forum(
+    db: asyncpg.Connection, slug: str, values: dict[str, Any], *, staff: StaffUser | None
+) -> int:
+    """`staff`: the caller, who must be able to see the conference (None: the demo)."""
     async with db.transaction():
         conference = await conference_queries.by_slug(db, slug, for_update=True)
         if conference is None:
             raise NotFoundException(_("There is no conference at this address."))
+        check_scope(staff, conference["id"])
         errors = forum_errors(values, conference)
         if errors:
             raise FieldErrors(errors)

@@ -22,8 +22,9 @@ from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 from forums import logic, queries
+from forums.lookups import staff_forum
 from registration import options
-from service.auth import requires
+from service.auth import CurrentStaff, StaffUser, requires
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
 from service.errors import Conflict, FieldErrors
@@ -47,11 +48,11 @@ TEXT_FIELDS = {  # name → longest value, as in forums.schemas
 # ── shared helpers ──────────────────────────────────────────────────────────
 
 
-async def _forum(db: asyncpg.Connection, forum_id: int) -> tuple[asyncpg.Record, asyncpg.Record]:
-    forum = await queries.by_id(db, forum_id)
-    if forum is None:
-        raise logic.forum_not_found()
-    return forum, await staff_conference(db, forum["conference"])
+async def _forum(
+    db: asyncpg.Connection, staff: StaffUser, forum_id: int
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    forum = await staff_forum(db, forum_id, staff)
+    return forum, await staff_conference(db, forum["conference"], staff)
 
 
 def _languages(current: str | None = None) -> tuple[str, ...]:
@@ -203,13 +204,18 @@ class StaffForumPages(Controller):
 
     @post("/conferences/{slug:str}/forums/new")
     async def create_forum(
-        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        conference: ConferenceRow,
     ) -> Any:
         form = Form(await request.form(), conference["timezone"])
         read_forum_form(form, conference)
         if form.valid:
             try:
-                forum_id = await logic.create_forum(db, slug, form.values)
+                forum_id = await logic.create_forum(db, slug, form.values, staff=staff)
                 return _see(f"/staff/conferences/{slug}/forums?done=created&forum={forum_id}")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -224,8 +230,10 @@ class StaffForumPages(Controller):
         )
 
     @get("/forums/{forum_id:int}")
-    async def edit_forum(self, request: Request, db: DB, forum_id: FromPath[int]) -> Template:
-        forum, conference = await _forum(db, forum_id)
+    async def edit_forum(
+        self, request: Request, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Template:
+        forum, conference = await _forum(db, staff, forum_id)
         saved = request.query_params.get("saved") == "1"
         return _page(
             "forums/edit.html",
@@ -237,8 +245,10 @@ class StaffForumPages(Controller):
         )
 
     @post("/forums/{forum_id:int}")
-    async def update_forum(self, request: Request, db: DB, forum_id: FromPath[int]) -> Any:
-        forum, conference = await _forum(db, forum_id)
+    async def update_forum(
+        self, request: Request, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Any:
+        forum, conference = await _forum(db, staff, forum_id)
         form = Form(await request.form(), conference["timezone"])
         read_forum_form(form, conference, forum["language"])
         problem = None
@@ -262,14 +272,16 @@ class StaffForumPages(Controller):
         )
 
     @get("/forums/{forum_id:int}/cancel")
-    async def cancel_confirmation(self, db: DB, forum_id: FromPath[int]) -> Template:
+    async def cancel_confirmation(
+        self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Template:
         """'Really cancel?': the step between the form and the change, without JavaScript."""
-        forum, conference = await _forum(db, forum_id)
+        forum, conference = await _forum(db, staff, forum_id)
         return _page("forums/cancel.html", conference=conference, forum=forum)
 
     @post("/forums/{forum_id:int}/cancel")
-    async def cancel(self, db: DB, forum_id: FromPath[int]) -> Redirect:
-        _forum_row, conference = await _forum(db, forum_id)
+    async def cancel(self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]) -> Redirect:
+        _forum_row, conference = await _forum(db, staff, forum_id)
         await logic.update_forum(db, forum_id, {"cancelled": True})
         return _see(
             f"/staff/conferences/{conference['slug']}/forums?done=cancelled&forum={forum_id}"
@@ -277,9 +289,9 @@ class StaffForumPages(Controller):
 
     @get("/forums/{forum_id:int}/participants")
     async def participants_page(
-        self, request: Request, db: DB, forum_id: FromPath[int]
+        self, request: Request, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
     ) -> Template:
-        return await _participants_page(db, forum_id, request.query_params)
+        return await _participants_page(db, staff, forum_id, request.query_params)
 
     @get("/forums/{forum_id:int}/move")
     async def back_to_participants(self, request: Request, forum_id: FromPath[int]) -> Redirect:
@@ -289,14 +301,18 @@ class StaffForumPages(Controller):
         return _see(f"/staff/forums/{forum_id}/participants{query}")
 
     @post("/forums/{forum_id:int}/move")
-    async def move(self, request: Request, db: DB, forum_id: FromPath[int]) -> Any:
-        forum, _conference_row = await _forum(db, forum_id)
+    async def move(
+        self, request: Request, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Any:
+        forum, _conference_row = await _forum(db, staff, forum_id)
         data = await request.form()
         registration_id, to_forum_id = _int(data.get("registration_id")), _int(data.get("to"))
         here = {k: data[k] for k in ("after", "before") if _cursor(data.get(k))}
         if registration_id is None or to_forum_id is None:
             problem = _("Please choose a forum to move this person to.")
-            return await _participants_page(db, forum_id, here, problem, HTTP_400_BAD_REQUEST)
+            return await _participants_page(
+                db, staff, forum_id, here, problem, HTTP_400_BAD_REQUEST
+            )
         target = await queries.by_id(db, to_forum_id)
         signup = await queries.signup(db, forum_id, registration_id)
         try:
@@ -308,15 +324,19 @@ class StaffForumPages(Controller):
                 raise Conflict(_("This person is not signed up for this forum."))
             await logic.move(db, registration_id, forum_id, to_forum_id)
         except Conflict as exc:
-            return await _participants_page(db, forum_id, here, exc.detail, HTTP_409_CONFLICT)
+            return await _participants_page(
+                db, staff, forum_id, here, exc.detail, HTTP_409_CONFLICT
+            )
         # Back to the same page of the list, with a notice of the move.
         query = urlencode({**here, "moved": registration_id, "to": to_forum_id})
         return _see(f"/staff/forums/{forum_id}/participants?{query}")
 
     # Streamed from a cursor: the guard's connection serves the handler and the stream.
     @get("/forums/{forum_id:int}/participants.csv", middleware=[share_connection])
-    async def participants_csv(self, db: DB, forum_id: FromPath[int]) -> Stream:
-        await _forum(db, forum_id)  # 404 for an unknown forum
+    async def participants_csv(
+        self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
+    ) -> Stream:
+        await staff_forum(db, forum_id, staff)  # 404 for an unknown forum
         return csv_download(
             f"forum-{forum_id}.csv",
             CSV_COLUMNS,
@@ -342,12 +362,13 @@ def _list_notice(params: Mapping[str, str], forums: list[asyncpg.Record]) -> str
 
 async def _participants_page(
     db: asyncpg.Connection,
+    staff: StaffUser,
     forum_id: int,
     params: Mapping[str, Any],
     problem: str | None = None,
     status: int = 200,
 ) -> Template:
-    forum, conference = await _forum(db, forum_id)
+    forum, conference = await _forum(db, staff, forum_id)
     page = await _list_page(db, forum_id, params)
     counts = await queries.participant_counts(db, forum_id)
     others = [

@@ -23,7 +23,7 @@ from registration import staff_queries as queries
 from registration.schemas import Needs
 from registration.staff_queries import Filters
 from registration.views import token_key
-from service.auth import requires
+from service.auth import CurrentStaff, requires
 from service.conferences.logic import local
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
@@ -239,6 +239,7 @@ class RegistrationStaffAPI(Controller):
     async def list_registrations(
         self,
         db: DB,
+        staff: CurrentStaff,
         slug: Slug,
         status: StatusParam = None,
         category: CategoryParam = None,
@@ -249,7 +250,7 @@ class RegistrationStaffAPI(Controller):
         after: Cursor = 0,
     ) -> RegistrationPage:
         # By hand: Litestar resolves a dependency before it validates the query (lookups.py).
-        conference = await staff_conference(db, slug)
+        conference = await staff_conference(db, slug, staff)
         filters = Filters(status, category, (q or "").strip() or None)
         rows, next_id = await queries.page(db, conference["id"], filters, after, limit)
         return RegistrationPage(
@@ -284,12 +285,13 @@ class RegistrationStaffAPI(Controller):
     async def export_csv(
         self,
         db: DB,
+        staff: CurrentStaff,
         slug: Slug,
         status: StatusParam = None,
         category: CategoryParam = None,
         q: SearchParam = None,
     ) -> Stream:
-        conference = await staff_conference(db, slug)  # by hand: see list_registrations
+        conference = await staff_conference(db, slug, staff)  # by hand: see list_registrations
         filters = Filters(status, category, (q or "").strip() or None)
         return csv_download(
             f"anmeldungen-{conference['slug']}.csv",

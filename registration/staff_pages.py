@@ -36,6 +36,7 @@ from registration.staff_api import (
 )
 from registration.staff_queries import Filters
 from registration.views import token_key
+from service.auth import CurrentStaff
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB
 from service.i18n import gettext as _
@@ -182,6 +183,7 @@ class RegistrationStaffPages(Controller):
         self,
         request: Request,
         db: DB,
+        staff: CurrentStaff,
         slug: Slug,
         registration_id: FromPath[int],
         action: FromPath[str],
@@ -190,7 +192,7 @@ class RegistrationStaffPages(Controller):
         if action not in ACTIONS:
             raise NotFoundException()
         # By hand, after the action's check (a dependency would look the conference up first).
-        conference = await staff_conference(db, slug)
+        conference = await staff_conference(db, slug, staff)
         registration = await registration_or_404(db, conference, registration_id)
         filters, after, _limit, _errors = read_filters(request.query_params)
         back = _query(filters, after=after or None)
@@ -216,6 +218,7 @@ class RegistrationStaffPages(Controller):
         self,
         request: Request,
         db: DB,
+        staff: CurrentStaff,
         state: State,
         slug: Slug,
         registration_id: FromPath[int],
@@ -223,7 +226,7 @@ class RegistrationStaffPages(Controller):
     ) -> Redirect:
         if action not in ACTIONS:
             raise NotFoundException()
-        conference = await staff_conference(db, slug)  # by hand: see confirm_page
+        conference = await staff_conference(db, slug, staff)  # by hand: see confirm_page
         await registration_or_404(db, conference, registration_id)
         if action == "cancel":
             await logic.cancel(db, registration_id)

@@ -63,7 +63,7 @@ async def load_demo(db: asyncpg.Connection) -> tuple[bool, str | None]:
         if await conference_queries.exists(db, DEMO_SLUG):
             return False, None
         await logic.create_conference(
-            db, {**DEMO_CONFERENCE, "registration_opens_at": datetime.now(UTC)}
+            db, {**DEMO_CONFERENCE, "registration_opens_at": datetime.now(UTC)}, staff=None
         )
         for title, kind, starts_at, ends_at, room in DEMO_PROGRAMME:
             await logic.add_item(
@@ -76,6 +76,7 @@ async def load_demo(db: asyncpg.Connection) -> tuple[bool, str | None]:
                     "ends_at": ends_at,
                     "room": room,
                 },
+                staff=None,
             )
         if await staff_queries.exists(db, DEMO_ADMIN):
             return True, None

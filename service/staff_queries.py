@@ -102,6 +102,16 @@ async def end_sessions(db: asyncpg.Connection, staff_id: int) -> None:
     )
 
 
+async def add_conference(db: asyncpg.Connection, staff_id: int, conference_id: int) -> None:
+    """One more conference for an account limited to some (a no-op if it has it)."""
+    await db.execute(
+        "INSERT INTO staff_conferences (staff_id, conference_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        staff_id,
+        conference_id,
+    )
+
+
 # ── API tokens ──────────────────────────────────────────────────────────────────────────────
 
 

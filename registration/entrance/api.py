@@ -20,6 +20,7 @@ from registration.entrance.schemas import (
 )
 from service.auth import (
     CurrentStaff,
+    StaffUser,
     bearer_token,
     requires,
     scanner_or_token_checked_by_handler,
@@ -39,10 +40,10 @@ def as_decision(data: dict[str, Any]) -> CheckinDecision:
     return msgspec.convert(data, CheckinDecision)
 
 
-async def _conference_id(db: DB, slug: str) -> int:
+async def _conference_id(db: DB, slug: str, staff: StaffUser) -> int:
     """The conference named in a body or next to a validated query, looked up by hand: as a
     dependency it would be looked up before Litestar validates them (conferences.lookups)."""
-    return (await staff_conference(db, slug))["id"]
+    return (await staff_conference(db, slug, staff))["id"]
 
 
 class ScanAPI(Controller):
@@ -114,7 +115,7 @@ class CheckinAPI(Controller):
     async def manual(
         self, db: DB, staff: CurrentStaff, data: JSONBody[PersonRequest]
     ) -> CheckinDecision:
-        conference_id = await _conference_id(db, data.conference)
+        conference_id = await _conference_id(db, data.conference, staff)
         return as_decision(
             await checkin.manual(db, staff, conference_id, data.registration_id, data.gate)
         )
@@ -125,7 +126,7 @@ class CheckinAPI(Controller):
         summary="Take back an entry (the wrong person was waved through)",
     )
     async def undo(self, db: DB, staff: CurrentStaff, data: JSONBody[PersonRequest]) -> Undone:
-        conference_id = await _conference_id(db, data.conference)
+        conference_id = await _conference_id(db, data.conference, staff)
         return Undone(await checkin.undo(db, staff, conference_id, data.registration_id))
 
     @get(
@@ -135,10 +136,11 @@ class CheckinAPI(Controller):
     async def search(
         self,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         q: FromQuery[Annotated[str, Meta(min_length=2, max_length=100, pattern=ONE_LINE)]],
     ) -> list[Found]:
-        conference_id = await _conference_id(db, slug)
+        conference_id = await _conference_id(db, slug, staff)
         return [
             Found(
                 registration_id=r["id"],

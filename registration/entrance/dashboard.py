@@ -147,7 +147,7 @@ class EntrancePages(Controller):
         # No request-long pooled connection: the stream may stay open for minutes (so not
         # the `conference` dependency, which takes the request's connection).
         async with state.pool.acquire(timeout=state.settings.db_connect_timeout) as db:
-            conference = await staff_conference(db, slug)
+            conference = await staff_conference(db, slug, staff)
         hub: LiveHub = state.live
         try:
             # Beyond the caps: 429 with Retry-After; the page keeps its numbers without updates.

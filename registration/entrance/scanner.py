@@ -335,7 +335,7 @@ class ScannerAPI(Controller):
         ),
     )
     async def batch(self, db: DB, staff: CurrentStaff, data: JSONBody[BatchRequest]) -> BatchAnswer:
-        conference = await staff_conference(db, data.conference)  # named in the body
+        conference = await staff_conference(db, data.conference, staff)  # named in the body
         times = [scan.scanned_at for scan in data.scans]
         refused = checkin.offline_times_refused(times, conference["starts_at"], datetime.now(UTC))
         if refused:

@@ -7,9 +7,9 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from service.auth import requires
+from service.auth import CurrentStaff, requires
 from service.conferences import logic, queries
-from service.conferences.lookups import PUBLIC, ConferenceRow, staff_conference
+from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.conferences.schemas import (
     Conference,
     ConferenceCreate,
@@ -27,11 +27,14 @@ STAFF_SECURITY = [{"BearerToken": []}]
 
 
 async def _conference(db: asyncpg.Connection, slug: str) -> Conference:
-    """The conference as the API shows it after a change, drafts too. A change reads its answer
-    with this inside its own transaction: if the answer cannot be made (a date stored before
-    dates were bounded that overflows in the conference's time zone), the change is not
-    committed either."""
-    conference = await staff_conference(db, slug)
+    """The conference as the API shows it after a change, drafts too (the change has checked
+    that the caller may see it; a limited organiser's new one is not in the caller's list yet).
+    A change reads its answer with this inside its own transaction: if the answer cannot be
+    made (a date stored before dates were bounded that overflows in the conference's time
+    zone), the change is not committed either."""
+    conference = await queries.by_slug(db, slug)
+    if conference is None:
+        raise logic.not_found()
     return logic.to_api(conference, await queries.programme(db, conference["id"]))
 
 
@@ -72,11 +75,11 @@ class ConferenceAPI(Controller):
         summary="Create a conference (published at once)",
     )
     async def create_conference(
-        self, db: DB, data: JSONBody[ConferenceCreate]
+        self, db: DB, staff: CurrentStaff, data: JSONBody[ConferenceCreate]
     ) -> Response[Conference]:
         # (Read after the commit: in its transaction, now() would be before the default
         # opening of registration. Only bounded, new values can be read here.)
-        slug = await logic.create_conference(db, given(data))
+        slug = await logic.create_conference(db, given(data), staff=staff)
         conference = await _conference(db, slug)
         return Response(
             conference,
@@ -86,10 +89,10 @@ class ConferenceAPI(Controller):
 
     @patch("/{slug:str}", guards=ORGANISER, security=STAFF_SECURITY, summary="Change a conference")
     async def update_conference(
-        self, db: DB, slug: FromPath[str], data: JSONBody[ConferenceUpdate]
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], data: JSONBody[ConferenceUpdate]
     ) -> Conference:
         async with db.transaction():  # see `_conference`
-            new_slug = await logic.update_conference(db, slug, given(data))
+            new_slug = await logic.update_conference(db, slug, given(data), staff=staff)
             return await _conference(db, new_slug)
 
     @post(
@@ -100,10 +103,10 @@ class ConferenceAPI(Controller):
         summary="Add a programme item",
     )
     async def add_item(
-        self, db: DB, slug: FromPath[str], data: JSONBody[ProgrammeItemCreate]
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], data: JSONBody[ProgrammeItemCreate]
     ) -> ProgrammeItem:
         async with db.transaction():  # see `_conference`
-            item_id = await logic.add_item(db, slug, given(data))
+            item_id = await logic.add_item(db, slug, given(data), staff=staff)
             return await self._item(db, slug, item_id)
 
     @patch(
@@ -115,12 +118,13 @@ class ConferenceAPI(Controller):
     async def change_item(
         self,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         item_id: FromPath[int],
         data: JSONBody[ProgrammeItemUpdate],
     ) -> ProgrammeItem:
         async with db.transaction():  # see `_conference`
-            await logic.change_item(db, slug, item_id, given(data))
+            await logic.change_item(db, slug, item_id, given(data), staff=staff)
             return await self._item(db, slug, item_id)
 
     @delete(
@@ -129,8 +133,10 @@ class ConferenceAPI(Controller):
         security=STAFF_SECURITY,
         summary="Remove a programme item",
     )
-    async def remove_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> None:
-        await logic.remove_item(db, slug, item_id)
+    async def remove_item(
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], item_id: FromPath[int]
+    ) -> None:
+        await logic.remove_item(db, slug, item_id, staff=staff)
 
     async def _item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> ProgrammeItem:
         conference = await _conference(db, slug)

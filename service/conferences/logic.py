@@ -2,10 +2,15 @@
 
 Both the JSON API and the staff pages go through these functions, so a rule holds everywhere.
 Each runs inside the caller's transaction and raises before anything is written.
+
+A change takes the caller as `staff` (None: the demo, the CLI) and checks, on the row it has
+locked, that the caller may see that conference (service.conferences.lookups.check_scope): a
+conference outside a limited account's is as unknown as a wrong slug.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,8 +18,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from litestar.exceptions import NotFoundException
 
-from service import events
-from service.conferences import queries
+from service import events, staff_queries
+from service.auth import StaffUser
+from service.conferences import lookups, queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
 from service.errors import FieldErrors
 from service.i18n import gettext as _
@@ -49,11 +55,33 @@ def conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str,
     return errors
 
 
+async def _locked(
+    db: asyncpg.Connection,
+    slug: str,
+    staff: StaffUser | None,
+    missing: Callable[[], NotFoundException] = not_found,
+) -> asyncpg.Record:
+    """The conference at `slug`, locked for the change, if `staff` may see it; else 404."""
+    conference = await queries.by_slug(db, slug, for_update=True)
+    if conference is None:
+        raise missing()
+    lookups.check_scope(staff, conference["id"], missing)
+    return conference
+
+
+def _no_item() -> NotFoundException:
+    return NotFoundException(_("There is no such programme item."))
+
+
 def _slug_taken() -> FieldErrors:
     return FieldErrors({"slug": _("This web address is already used by another conference.")}, 409)
 
 
-async def create_conference(db: asyncpg.Connection, values: dict[str, Any]) -> str:
+async def create_conference(
+    db: asyncpg.Connection, values: dict[str, Any], *, staff: StaffUser | None
+) -> str:
+    """A limited account's new conference becomes one of its conferences (else it could not
+    open what it just made)."""
     values = dict(values)
     values["registration_opens_at"] = values.get("registration_opens_at") or datetime.now(UTC)
     values["registration_closes_at"] = values.get("registration_closes_at") or values["starts_at"]
@@ -62,18 +90,20 @@ async def create_conference(db: asyncpg.Connection, values: dict[str, Any]) -> s
         raise FieldErrors(errors)
     try:
         async with db.transaction():
-            await queries.insert(db, values)
+            conference_id = await queries.insert(db, values)
+            if staff is not None and staff.conferences is not None:
+                await staff_queries.add_conference(db, staff.id, conference_id)
     except asyncpg.UniqueViolationError:
         raise _slug_taken() from None
     return values["slug"]
 
 
-async def update_conference(db: asyncpg.Connection, slug: str, changes: dict[str, Any]) -> str:
+async def update_conference(
+    db: asyncpg.Connection, slug: str, changes: dict[str, Any], *, staff: StaffUser | None
+) -> str:
     try:
         async with db.transaction():
-            current = await queries.by_slug(db, slug, for_update=True)
-            if current is None:
-                raise not_found()
+            current = await _locked(db, slug, staff)
             merged = {**dict(current), **changes}
             errors = conference_errors(merged, current["seats_taken"])
             bounds = await queries.programme_bounds(db, current["id"])
@@ -108,11 +138,11 @@ def item_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str,
     return errors
 
 
-async def add_item(db: asyncpg.Connection, slug: str, values: dict[str, Any]) -> int:
+async def add_item(
+    db: asyncpg.Connection, slug: str, values: dict[str, Any], *, staff: StaffUser | None
+) -> int:
     async with db.transaction():
-        conference = await queries.by_slug(db, slug, for_update=True)
-        if conference is None:
-            raise not_found()
+        conference = await _locked(db, slug, staff)
         errors = item_errors(values, conference)
         if errors:
             raise FieldErrors(errors)
@@ -120,13 +150,18 @@ async def add_item(db: asyncpg.Connection, slug: str, values: dict[str, Any]) ->
 
 
 async def change_item(
-    db: asyncpg.Connection, slug: str, item_id: int, changes: dict[str, Any]
+    db: asyncpg.Connection,
+    slug: str,
+    item_id: int,
+    changes: dict[str, Any],
+    *,
+    staff: StaffUser | None,
 ) -> None:
     async with db.transaction():
-        conference = await queries.by_slug(db, slug, for_update=True)
-        current = conference and await queries.item(db, conference["id"], item_id)
+        conference = await _locked(db, slug, staff, _no_item)
+        current = await queries.item(db, conference["id"], item_id)
         if not current:
-            raise NotFoundException(_("There is no such programme item."))
+            raise _no_item()
         merged = {**dict(current), **changes}
         errors = item_errors(merged, conference)
         if errors:
@@ -134,11 +169,13 @@ async def change_item(
         await queries.update_item(db, item_id, merged)
 
 
-async def remove_item(db: asyncpg.Connection, slug: str, item_id: int) -> None:
+async def remove_item(
+    db: asyncpg.Connection, slug: str, item_id: int, *, staff: StaffUser | None
+) -> None:
     async with db.transaction():
-        conference = await queries.by_slug(db, slug, for_update=True)
-        if not conference or not await queries.item(db, conference["id"], item_id):
-            raise NotFoundException(_("There is no such programme item."))
+        conference = await _locked(db, slug, staff, _no_item)
+        if not await queries.item(db, conference["id"], item_id):
+            raise _no_item()
         await queries.delete_item(db, item_id)
 
 

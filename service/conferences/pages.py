@@ -9,7 +9,7 @@ from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from service.auth import requires
+from service.auth import CurrentStaff, requires
 from service.conferences import logic, queries
 from service.conferences.lookups import PUBLIC, STAFF, ConferenceRow
 from service.db import DB
@@ -97,13 +97,13 @@ class StaffConferencePages(Controller):
         return _form_page("conferences/edit.html", fields={"languages": ["de", "en"]})
 
     @post("/new")
-    async def create_conference(self, request: Request, db: DB) -> Any:
+    async def create_conference(self, request: Request, db: DB, staff: CurrentStaff) -> Any:
         form = Form(await request.form())
         _conference_form(form)
         if form.valid:
             values = {k: v for k, v in form.values.items() if v is not None}
             try:
-                slug = await logic.create_conference(db, values)
+                slug = await logic.create_conference(db, values, staff=staff)
                 return Redirect(f"/staff/conferences/{slug}")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -120,7 +120,12 @@ class StaffConferencePages(Controller):
 
     @post("/{slug:str}")
     async def update_conference(
-        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        conference: ConferenceRow,
     ) -> Any:
         items = await queries.programme(db, conference["id"])
         form = Form(await request.form(), conference["timezone"])
@@ -129,7 +134,7 @@ class StaffConferencePages(Controller):
         if form.valid:
             values = {k: v for k, v in form.values.items() if v is not None}
             try:
-                new_slug = await logic.update_conference(db, slug, values)
+                new_slug = await logic.update_conference(db, slug, values, staff=staff)
                 return Redirect(f"/staff/conferences/{new_slug}?saved=1")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -148,13 +153,18 @@ class StaffConferencePages(Controller):
 
     @post("/{slug:str}/programme/new")
     async def create_item(
-        self, request: Request, db: DB, slug: FromPath[str], conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        staff: CurrentStaff,
+        slug: FromPath[str],
+        conference: ConferenceRow,
     ) -> Any:
         form = Form(await request.form(), conference["timezone"])
         _item_form(form, conference)
         if form.valid:
             try:
-                await logic.add_item(db, slug, form.values)
+                await logic.add_item(db, slug, form.values, staff=staff)
                 return Redirect(f"/staff/conferences/{slug}#programme")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -186,6 +196,7 @@ class StaffConferencePages(Controller):
         self,
         request: Request,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         conference: ConferenceRow,
         item_id: FromPath[int],
@@ -196,7 +207,7 @@ class StaffConferencePages(Controller):
         _item_form(form, conference)
         if form.valid:
             try:
-                await logic.change_item(db, slug, item_id, form.values)
+                await logic.change_item(db, slug, item_id, form.values, staff=staff)
                 return Redirect(f"/staff/conferences/{slug}#programme")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -210,6 +221,8 @@ class StaffConferencePages(Controller):
         )
 
     @post("/{slug:str}/programme/{item_id:int}/delete")
-    async def delete_item(self, db: DB, slug: FromPath[str], item_id: FromPath[int]) -> Redirect:
-        await logic.remove_item(db, slug, item_id)
+    async def delete_item(
+        self, db: DB, staff: CurrentStaff, slug: FromPath[str], item_id: FromPath[int]
+    ) -> Redirect:
+        await logic.remove_item(db, slug, item_id, staff=staff)
         return Redirect(f"/staff/conferences/{slug}#programme")
