@@ -167,7 +167,11 @@ class StaffArea(Controller):
 
     @get("/")
     async def dashboard(self, db: DB, staff: CurrentStaff) -> Template:
-        conferences = await conference_queries.list_all(db) if staff.has_role("organiser") else []
+        conferences = (
+            await conference_queries.list_all(db, staff.conferences)
+            if staff.has_role("organiser")
+            else []
+        )
         return Template(
             "staff/dashboard.html", context={"conferences": conferences, "staff": staff}
         )

@@ -14,7 +14,7 @@ ticket of another conference is refused without a name, and stays nameless here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime
 
 import asyncpg
@@ -191,14 +191,23 @@ async def database_now(db: asyncpg.Connection) -> datetime:
     return await db.fetchval("SELECT now()")
 
 
-async def door_conferences(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Conferences a door may scan for: the current and coming ones (all, if none)."""
+async def door_conferences(
+    db: asyncpg.Connection, only: Collection[int] | None
+) -> list[asyncpg.Record]:
+    """Conferences a door may scan for: the current and coming ones (all, if none); `only`
+    these ids (a limited account's), or any (None)."""
+    mine = "($1::bigint[] IS NULL OR id = ANY($1))"
+    ids = None if only is None else list(only)
     rows = await db.fetch(
-        "SELECT slug, title, timezone FROM conferences WHERE ends_at > now() - interval '1 day' "
-        "ORDER BY starts_at, id"
+        "SELECT slug, title, timezone FROM conferences "
+        f"WHERE ends_at > now() - interval '1 day' AND {mine} ORDER BY starts_at, id",
+        ids,
     )
     if not rows:
-        rows = await db.fetch("SELECT slug, title, timezone FROM conferences ORDER BY starts_at")
+        rows = await db.fetch(
+            f"SELECT slug, title, timezone FROM conferences WHERE {mine} ORDER BY starts_at, id",
+            ids,
+        )
     return rows
 
 

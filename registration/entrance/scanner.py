@@ -160,8 +160,9 @@ def _strings() -> dict[str, Any]:
     }
 
 
-async def _conferences(db: asyncpg.Connection) -> list[dict[str, str]]:
-    return [dict(r) for r in await queries.door_conferences(db)]
+async def _conferences(db: asyncpg.Connection, staff: StaffUser) -> list[dict[str, str]]:
+    """The conferences this account scans for (a limited one: only its own)."""
+    return [dict(r) for r in await queries.door_conferences(db, staff.conferences)]
 
 
 class ScannerPage(Controller):
@@ -172,7 +173,7 @@ class ScannerPage(Controller):
     async def page(self, db: DB, staff: CurrentStaff) -> Template:
         config = {
             "language": i18n.current_language.get(),
-            "conferences": await _conferences(db),
+            "conferences": await _conferences(db, staff),
             "strings": _strings(),
             "categories": dict([*options.categories(), ("exhibitor_staff", _("Exhibitor staff"))]),
             "urls": {

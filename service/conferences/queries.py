@@ -5,6 +5,7 @@ their own queries.py."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -39,8 +40,14 @@ async def list_published(db: asyncpg.Connection) -> list[asyncpg.Record]:
     return await db.fetch(_SELECT + " WHERE c.published ORDER BY c.starts_at, c.id")
 
 
-async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await db.fetch(_SELECT + " ORDER BY c.starts_at DESC, c.id")
+async def list_all(
+    db: asyncpg.Connection, only: Collection[int] | None = None
+) -> list[asyncpg.Record]:
+    """Every conference, drafts too; `only` these ids (a limited account's), or all (None)."""
+    return await db.fetch(
+        _SELECT + " WHERE $1::bigint[] IS NULL OR c.id = ANY($1) ORDER BY c.starts_at DESC, c.id",
+        None if only is None else list(only),
+    )
 
 
 async def by_slug(
