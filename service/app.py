@@ -29,6 +29,7 @@ from service import (
     hot_path,
     outbox,
     staff,
+    team,
 )
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health.router,
             accessibility.router,
             staff.router,
+            team.wire(settings),  # staff accounts: team, invitations, own account
             conferences.api_router,
             conferences.pages_router,
             *audit_api.CONTROLLERS,

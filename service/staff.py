@@ -11,8 +11,7 @@ from typing import Any
 
 import asyncpg
 from litestar import Controller, MediaType, Request, Router, get, post
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from service import login_limit, staff_queries
@@ -176,26 +175,7 @@ class StaffArea(Controller):
             "staff/dashboard.html", context={"conferences": conferences, "staff": staff}
         )
 
-    @get("/tokens")
-    async def tokens(self, db: DB, staff: CurrentStaff) -> Template:
-        return Template("staff/tokens.html", context=await self._tokens_context(db, staff))
-
-    @post("/tokens")
-    async def create_token(self, request: Request, db: DB, staff: CurrentStaff) -> Template:
-        label = ((await request.form()).get("label") or "").strip()[:100]
-        token = await issue_token(db, staff.email, label)
-        context = await self._tokens_context(db, staff)
-        return Template("staff/tokens.html", context={**context, "new_token": token})
-
-    @post("/tokens/{token_id:int}/revoke")
-    async def revoke(self, db: DB, staff: CurrentStaff, token_id: FromPath[int]) -> Redirect:
-        if not await revoke_token(db, token_id, staff.id):
-            raise NotFoundException(_("There is no such token."))
-        return Redirect("/staff/tokens")
-
-    async def _tokens_context(self, db: DB, staff: CurrentStaff) -> dict[str, Any]:
-        rows = await staff_queries.tokens_of(db, staff.id)
-        return {"tokens": rows, "new_token": None}
+    # The API tokens (/staff/tokens) are on one's own account page now: service.team.pages.
 
 
 router = Router(path="/", route_handlers=[LoginPages, StaffArea])

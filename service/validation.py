@@ -272,8 +272,12 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
         lambda m: (None, _("Must be less than %(n)s.", n=_number(m[1]))),
     ),
     (
-        re.compile(r"Expected `str` of length >= 1"),
+        re.compile(r"Expected `str` of length >= 1(?!\d)"),
         lambda m: (None, _("Please fill in this field.")),
+    ),
+    (
+        re.compile(r"Expected `str` of length >= (\d+)"),
+        lambda m: (None, _("At least %(n)s characters, please.", n=m[1])),
     ),
     (
         re.compile(r"Expected `str` of length <= (\d+)"),
