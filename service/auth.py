@@ -38,6 +38,10 @@ SESSION_KEY = "staff_id"
 SESSION_GENERATION = "generation"
 SESSION_LOGIN_AT = "login_at"  # seconds since the epoch
 SESSION_LIFETIME = timedelta(hours=12)
+# Set in a session by a password login that must set up two-factor login before anything
+# else (the installation requires it for the account's role; service.two_factor).
+SESSION_TWO_FACTOR_SETUP = "two_factor_setup"
+TWO_FACTOR_SETUP_PAGE = "/staff/account/two-factor"
 TOKEN_PREFIX = "tg_"  # noqa: S105 - a visible prefix, not a secret
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -180,8 +184,23 @@ async def authenticate(connection: ASGIConnection) -> StaffUser | None:
 Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 
-def requires(role: str) -> Guard:
-    """A guard that lets through staff with `role` or a higher one."""
+class TwoFactorSetupRequired(PermissionDeniedException):
+    """A session whose account must set up two-factor login first: a page sends it to the
+    set-up page (service.errors follows `redirect_to` on a GET), the API answers 403."""
+
+    redirect_to = TWO_FACTOR_SETUP_PAGE
+
+
+def _two_factor_setup_pending(connection: ASGIConnection, staff: StaffUser) -> bool:
+    # Only a browser session carries the mark; API tokens stay as they are.
+    return staff.device.startswith("session:") and bool(
+        connection.session.get(SESSION_TWO_FACTOR_SETUP)
+    )
+
+
+def requires(role: str, *, during_two_factor_setup: bool = False) -> Guard:
+    """A guard that lets through staff with `role` or a higher one; a session that must set up
+    two-factor login first only where `during_two_factor_setup` (the set-up page itself)."""
 
     async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         staff = await authenticate(connection)
@@ -192,6 +211,8 @@ def requires(role: str) -> Guard:
             )
         if not staff.has_role(role):
             raise PermissionDeniedException(_("Your account may not do this."))
+        if not during_two_factor_setup and _two_factor_setup_pending(connection, staff):
+            raise TwoFactorSetupRequired(_("Please set up two-factor login first."))
 
     guard.__name__ = f"requires_{role}"
     return guard

@@ -121,6 +121,10 @@ def _page(request: Request, status: int, detail: str, exc: Exception) -> Respons
     if status == 401 and request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/staff/login?next={quote(target)}")
+    # An exception that names the page to go to first (two-factor set-up, service.auth).
+    redirect_to = getattr(exc, "redirect_to", None)
+    if redirect_to and request.method == "GET":
+        return Redirect(redirect_to)
     return Template(
         "error.html",
         context={"status": status, "title": _titles().get(status, _("Error")), "detail": detail},

@@ -5,6 +5,10 @@ account every time; this counts there. The attempt is taken before the password 
 in one statement, so that concurrent requests in any number of processes cannot let more
 than `ATTEMPTS` through in a window. Every address submitted is counted, known or not, so
 the answer says nothing about which accounts exist. A successful login starts afresh.
+
+The `ATTEMPTS`th attempt starts the window anew: after ten failures the account pauses for
+the whole quarter of an hour, however slowly the ten came. Codes of two-factor login
+(service.two_factor) count here too.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
+
+from service.i18n import gettext as _
+from service.i18n import ngettext
 
 ATTEMPTS = 10
 WINDOW_SECONDS = 15 * 60
@@ -33,6 +40,7 @@ ON CONFLICT (email) DO UPDATE SET
     attempts = CASE WHEN a.window_started_at <= now() - make_interval(secs => $2) THEN 1
                     ELSE least(a.attempts + 1, $3 + 1) END,
     window_started_at = CASE WHEN a.window_started_at <= now() - make_interval(secs => $2)
+                               OR a.attempts + 1 = $3
                              THEN now() ELSE a.window_started_at END
 RETURNING a.attempts <= $3 AS allowed,
           ceil(extract(epoch FROM a.window_started_at + make_interval(secs => $2) - now()))::int
@@ -62,3 +70,18 @@ async def take_attempt(db: asyncpg.Connection, email: str) -> Attempt:
 async def forget_attempts(db: asyncpg.Connection, email: str) -> None:
     """After a successful login the account's next typo does not count against old ones."""
     await db.execute("DELETE FROM login_attempts WHERE email = $1", _key(email))
+
+
+def paused_message(retry_after: int) -> str:
+    """What a person is told when the account pauses: why, for how long, and when to retry."""
+    minutes = max(1, -(-retry_after // 60))
+    why = _(
+        "Too many failed logins with this e-mail address: after %(attempts)s failed attempts, "
+        "logging in to this account is paused for %(window)s minutes.",
+        attempts=ATTEMPTS,
+        window=WINDOW_SECONDS // 60,
+    )
+    when = ngettext(
+        "Please try again in %(num)d minute.", "Please try again in %(num)d minutes.", minutes
+    )
+    return f"{why} {when}"

@@ -14,9 +14,11 @@ from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from service import login_limit, staff_queries
+from service import login_limit, staff_queries, two_factor, two_factor_pages
 from service.auth import (
     ROLES,
+    SESSION_TWO_FACTOR_SETUP,
+    TWO_FACTOR_SETUP_PAGE,
     CurrentStaff,
     authenticate,
     hash_password,
@@ -97,12 +99,22 @@ def _safe_next(target: str | None) -> str:
 
 
 class LoginPages(Controller):
+    """The login: e-mail address and password, then for an account with two-factor login a
+    code (service.two_factor). Both steps count toward the limits per client address
+    (LOGIN_RATE_LIMIT) and per account (service.login_limit)."""
+
     path = "/staff"
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
-        return Template("staff/login.html", context={"next": _safe_next(next), "error": None})
+    async def login_form(
+        self, next: FromQuery[str | None] = None, expired: FromQuery[str | None] = None
+    ) -> Template:
+        error = _("The time for entering the code has run out. Please log in again.")
+        return Template(
+            "staff/login.html",
+            context={"next": _safe_next(next), "error": error if expired else None},
+        )
 
     @post("/login", middleware=[LOGIN_RATE_LIMIT])
     async def login(self, request: Request, db: DB) -> Any:
@@ -114,19 +126,84 @@ class LoginPages(Controller):
             if not attempt.allowed:
                 return self._form_again(
                     form,
-                    _(
-                        "Too many failed logins with this e-mail address. "
-                        "Please wait a quarter of an hour and try again."
-                    ),
+                    login_limit.paused_message(attempt.retry_after),
                     status_code=429,
                     headers={"Retry-After": str(attempt.retry_after)},
                 )
             account = await _login_check(db, email, password)
-        if account is None:
+            if account is None:
+                await two_factor.record_failed_login(db, email, "password")
+        checked = account and await two_factor.after_password(db, account[0])
+        if not checked:
             return self._form_again(form, _("E-mail address or password is not correct."))
+        next_path = _safe_next(form.get("next"))
+        if checked.two_factor_on:
+            # Half logged in: the attempts are forgotten only once the code is right, so that
+            # the password does not buy a fresh count of guesses at the code.
+            request.set_session(two_factor.pending_session(*account, next_path))
+            return Redirect("/staff/login/code")
         await login_limit.forget_attempts(db, email)
-        request.set_session(new_session(*account))
-        return Redirect(_safe_next(form.get("next")))
+        session = new_session(*account)
+        async with db.transaction():
+            await two_factor.record_login(db, checked.account, "password")
+        if checked.must_set_up:
+            request.set_session(session | {SESSION_TWO_FACTOR_SETUP: True})
+            return Redirect(TWO_FACTOR_SETUP_PAGE)
+        request.set_session(session)
+        return Redirect(next_path)
+
+    @get("/login/code")
+    async def code_form(self, request: Request) -> Any:
+        if two_factor.pending_of(request.session) is None:
+            return self._back_to_login(request)
+        return Template("staff/login_code.html", context={"error": None})
+
+    @post("/login/code", middleware=[LOGIN_RATE_LIMIT])
+    async def code(self, request: Request, db: DB) -> Any:
+        pending = two_factor.pending_of(request.session)
+        account = pending and await two_factor.pending_account(db, pending)
+        if not account:
+            return self._back_to_login(request)
+        attempt = await login_limit.take_attempt(db, account["email"])
+        if not attempt.allowed:
+            return self._code_again(
+                login_limit.paused_message(attempt.retry_after),
+                status_code=429,
+                headers={"Retry-After": str(attempt.retry_after)},
+            )
+        form = await request.form()
+        code = form.get("code") or form.get("recovery_code") or ""
+        outcome = await two_factor.complete_login(db, account, code)
+        if outcome not in (two_factor.TOTP, two_factor.RECOVERY_CODE):
+            await two_factor.record_failed_login(db, account["email"], "code")
+            return self._code_again(two_factor.wrong_code_message(outcome))
+        await login_limit.forget_attempts(db, account["email"])
+        request.set_session(new_session(account["id"], account["session_generation"]))
+        if outcome == two_factor.RECOVERY_CODE:
+            # Whoever needs a recovery code has likely lost the phone: the account page says
+            # how many are left and how to move to a new phone.
+            return Redirect(f"{TWO_FACTOR_SETUP_PAGE}?recovery_code_used=1")
+        return Redirect(pending.next)
+
+    @staticmethod
+    def _back_to_login(request: Request) -> Redirect:
+        """No pending login (never one, or its five minutes are over): the password again."""
+        session = request.scope.get("session")
+        expired = isinstance(session, dict) and two_factor.PENDING_KEY in session
+        request.clear_session()
+        return Redirect("/staff/login?expired=1" if expired else "/staff/login")
+
+    @staticmethod
+    def _code_again(
+        error: str, status_code: int = 400, headers: dict[str, str] | None = None
+    ) -> Template:
+        return Template(
+            "staff/login_code.html",
+            context={"error": error},
+            status_code=status_code,
+            media_type=MediaType.HTML,
+            headers=headers,
+        )
 
     @staticmethod
     def _form_again(
@@ -178,4 +255,5 @@ class StaffArea(Controller):
     # The API tokens (/staff/tokens) are on one's own account page now: service.team.pages.
 
 
-router = Router(path="/", route_handlers=[LoginPages, StaffArea])
+# The set-up page of two-factor login and the installation's settings (service.two_factor_pages).
+router = Router(path="/", route_handlers=[LoginPages, StaffArea, *two_factor_pages.CONTROLLERS])
