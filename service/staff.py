@@ -190,7 +190,8 @@ class LoginPages(Controller):
         """No pending login (never one, or its five minutes are over): the password again."""
         session = request.scope.get("session")
         expired = isinstance(session, dict) and two_factor.PENDING_KEY in session
-        request.clear_session()
+        if expired:
+            request.clear_session()  # a pending login holds nothing else; a full one stays
         return Redirect("/staff/login?expired=1" if expired else "/staff/login")
 
     @staticmethod

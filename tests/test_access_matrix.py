@@ -71,6 +71,18 @@ MATRIX: dict[str, str] = {
     # staff accounts
     "GET /staff/login": PUBLIC,
     "POST /staff/login": PUBLIC,
+    # two-factor login: the code step after the password (without a pending login it sends
+    # anyone back to the password), one's own set-up page, the installation's settings
+    "GET /staff/login/code": LOGOUT,
+    "POST /staff/login/code": LOGOUT,
+    "GET /staff/account/two-factor": SCANNER,
+    "POST /staff/account/two-factor": SCANNER,
+    "POST /staff/account/two-factor/recovery-codes": SCANNER,
+    "POST /staff/account/two-factor/disable": SCANNER,
+    "GET /staff/settings": ADMIN,
+    "POST /staff/settings": ADMIN,
+    "GET /api/v1/settings": ADMIN,
+    "PATCH /api/v1/settings": ADMIN,
     "POST /staff/logout": LOGOUT,
     "GET /staff": SCANNER,
     "GET /staff/tokens": SCANNER,
