@@ -39,6 +39,7 @@ from service import tokens
 from service.app import create_app
 from service.settings import Settings
 from service.staff import create_staff, issue_token
+from service.team import logic as team_logic
 from tests.conftest import PASSWORD, StaffAccount, conference_payload, csrf_token, empty_all_tables
 from tests.exhibitor_support import booking_payload
 from tests.forum_support import forum_payload, make_attendees
@@ -55,6 +56,7 @@ ATTENDEE = "attendee link"  # whoever holds an attendee's self-service link
 EXHIBITOR = "exhibitor link"  # whoever holds an exhibitor's self-service link
 CONFIRMATION = "confirmation link"  # whoever holds a confirmation link from the e-mail
 NOWHERE = "404 for all"  # nothing there for anyone
+STAFF_LINK = "staff link"  # whoever holds an invitation or password-reset link from the e-mail
 LOGOUT = "anyone, back to the login page"
 
 MATRIX: dict[str, str] = {
@@ -88,6 +90,29 @@ MATRIX: dict[str, str] = {
     "GET /staff/tokens": SCANNER,
     "POST /staff/tokens": SCANNER,
     "POST /staff/tokens/{token_id}/revoke": SCANNER,
+    # staff accounts: the team, the links of invitation and reset mails, one's own account
+    "GET /api/v1/staff": ADMIN,
+    "POST /api/v1/staff": ADMIN,
+    "GET /api/v1/staff/{staff_id}": ADMIN,
+    "PATCH /api/v1/staff/{staff_id}": ADMIN,
+    "POST /api/v1/staff/{staff_id}/invitation": ADMIN,
+    "POST /api/v1/staff/invitations/accept": PUBLIC,
+    "POST /api/v1/staff/password-reset": PUBLIC,
+    "GET /staff/team": ADMIN,
+    "POST /staff/team": ADMIN,
+    "GET /staff/team/{staff_id}": ADMIN,
+    "POST /staff/team/{staff_id}": ADMIN,
+    "POST /staff/team/{staff_id}/deactivate": ADMIN,
+    "POST /staff/team/{staff_id}/reactivate": ADMIN,
+    "POST /staff/team/{staff_id}/invitation": ADMIN,
+    "GET /staff/invite/{token}": STAFF_LINK,
+    "POST /staff/invite/{token}": STAFF_LINK,
+    "GET /staff/reset": PUBLIC,
+    "POST /staff/reset": PUBLIC,
+    "GET /staff/reset/{token}": STAFF_LINK,
+    "POST /staff/reset/{token}": STAFF_LINK,
+    "GET /staff/account": SCANNER,
+    "POST /staff/account/password": SCANNER,
     # conferences
     "GET /api/v1/conferences": PUBLIC,
     "POST /api/v1/conferences": ORGANISER,
@@ -402,6 +427,37 @@ class World:
         )
         return response.json()["id"]
 
+    async def fresh_staff(self) -> int:
+        """An invited account (no password yet), to change, deactivate or invite again."""
+        email = f"{self.unique('team')}@example.org"
+        return await self.pool.fetchval(
+            "INSERT INTO staff (email, role) VALUES ($1, 'scanner') RETURNING id", email
+        )
+
+    async def fresh_staff_link(self, template: str) -> str:
+        """A live invitation link (an invited account) or reset link (an active one)."""
+        invitation = "/invite/" in template
+        purpose = "invitation" if invitation else "password_reset"
+        salt = tokens.new_salt()
+        key = tokens.key_from_secret(self.settings.secret_key)
+        token = team_logic.link_token(key, purpose, salt)
+        async with self.pool.acquire() as db:
+            staff_id = await db.fetchval(
+                "INSERT INTO staff (email, role, password_hash) VALUES ($1, 'scanner', $2) "
+                "RETURNING id",
+                f"{self.unique('link')}@example.org",
+                None if invitation else "not a hash: nobody logs in with it",
+            )
+            await db.execute(
+                "INSERT INTO staff_links (staff_id, purpose, salt, token_hash, expires_at) "
+                "VALUES ($1, $2, $3, $4, now() + interval '1 hour')",
+                staff_id,
+                purpose,
+                salt,
+                tokens.digest(token),
+            )
+        return token
+
     async def fresh_api_token_id(self, account: StaffAccount) -> int:
         async with self.pool.acquire() as db:
             await issue_token(db, account.email, self.unique("spare "))
@@ -495,7 +551,7 @@ def expected(route: Route, role: str) -> str:
         return "404"
     if rule == LOGOUT:
         return "login page"
-    if rule in (ATTENDEE, EXHIBITOR, CONFIRMATION):
+    if rule in (ATTENDEE, EXHIBITOR, CONFIRMATION, STAFF_LINK):
         return "404" if role == "attendee" else "allowed"
     if role in ("anonymous", "attendee"):
         # A page sends the visitor to the login form; a form posted without a session (it
@@ -539,6 +595,8 @@ async def path_for(world: World, route: Route, role: str) -> str:
         values["item_id"] = await world.fresh_programme_item()
     if "{forum_id}" in route.template and route.destructive and "/r/" not in route.template:
         values["forum_id"] = await world.fresh_forum()
+    if "{staff_id}" in route.template:
+        values["staff_id"] = await world.fresh_staff()
     if "{token_id}" in route.template:
         account = world.callers[role].account or world.callers["admin"].account
         values["token_id"] = await world.fresh_api_token_id(account)
@@ -556,6 +614,10 @@ async def path_for(world: World, route: Route, role: str) -> str:
         if "{pass_id}" in route.template:
             values["pass_id"] = await world.fresh_pass(exhibitor)
         values["token"] = world.attendee_token if wrong_link else exhibitor
+    elif rule == STAFF_LINK:
+        values["token"] = (
+            world.attendee_token if wrong_link else await world.fresh_staff_link(route.template)
+        )
     elif rule == CONFIRMATION:
         values["token"] = world.attendee_token if wrong_link else await world.fresh_confirmation()
     elif "{token}" in route.template:  # a public page that takes any well-formed token
