@@ -99,7 +99,7 @@ class StandAPI(Controller):
         self, db: DB, staff: CurrentStaff, stand_id: FromPath[int], data: JSONBody[StandUpdate]
     ) -> Stand:
         await staff_stand(db, stand_id, staff)
-        await logic.update_stand(db, stand_id, given(data))
+        await logic.update_stand(db, stand_id, given(data), staff=staff)
         return stand_view(await queries.stand(db, stand_id))
 
 
@@ -243,7 +243,7 @@ class ReviewAPI(Controller):
         self, db: DB, staff: CurrentStaff, booking_id: FromPath[int], data: JSONBody[Approve]
     ) -> BookingItem:
         await staff_booking(db, booking_id, staff)
-        await logic.approve(db, booking_id, data.stand_id)
+        await logic.approve(db, booking_id, data.stand_id, staff=staff)
         return item_view(await queries.booking(db, booking_id))
 
     @post(
@@ -255,7 +255,7 @@ class ReviewAPI(Controller):
         self, db: DB, staff: CurrentStaff, booking_id: FromPath[int], data: JSONBody[Approve]
     ) -> BookingItem:
         await staff_booking(db, booking_id, staff)
-        await logic.reassign(db, booking_id, data.stand_id)
+        await logic.reassign(db, booking_id, data.stand_id, staff=staff)
         return item_view(await queries.booking(db, booking_id))
 
     @post(
@@ -265,7 +265,7 @@ class ReviewAPI(Controller):
     )
     async def release(self, db: DB, staff: CurrentStaff, booking_id: FromPath[int]) -> BookingItem:
         await staff_booking(db, booking_id, staff)
-        await logic.release(db, booking_id)
+        await logic.release(db, booking_id, staff=staff)
         return item_view(await queries.booking(db, booking_id))
 
     @post(
@@ -281,7 +281,7 @@ class ReviewAPI(Controller):
         data: JSONBody[Decision | None] = None,
     ) -> BookingItem:
         await staff_booking(db, booking_id, staff)
-        await logic.decide(db, booking_id, "waitlisted", data.reason if data else "")
+        await logic.decide(db, booking_id, "waitlisted", data.reason if data else "", staff=staff)
         return item_view(await queries.booking(db, booking_id))
 
     @post(
@@ -297,7 +297,7 @@ class ReviewAPI(Controller):
         data: JSONBody[Decision | None] = None,
     ) -> BookingItem:
         await staff_booking(db, booking_id, staff)
-        await logic.decide(db, booking_id, "rejected", data.reason if data else "")
+        await logic.decide(db, booking_id, "rejected", data.reason if data else "", staff=staff)
         return item_view(await queries.booking(db, booking_id))
 
 

@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException
 from exhibitors import queries
 from registration import issue_pass, withdraw_pass
 from registration.logic import CONSENT_TEXT_VERSIONS, check_window
-from service import mail_quota, outbox, tokens
+from service import audit, mail_quota, outbox, tokens
 from service.auth import StaffUser
 from service.conferences.lookups import published_conference, staff_conference
 from service.errors import Conflict, FieldErrors
@@ -79,7 +79,14 @@ async def create_stands(
     try:
         async with db.transaction():
             conference = await staff_conference(db, slug, staff)  # published or not yet
-            return [await queries.insert_stand(db, conference["id"], s) for s in stands]
+            made = []
+            for stand in stands:  # one audit entry per stand: each is a subject of its own
+                stand_id = await queries.insert_stand(db, conference["id"], stand)
+                await audit.staff_action(
+                    db, staff, "stand.created", **_stand_subject(conference["id"], stand_id, stand)
+                )
+                made.append(stand_id)
+            return made
     except asyncpg.UniqueViolationError:
         raise _stand_taken_code() from None
 
@@ -107,7 +114,24 @@ def stand_row(row: dict[str, Any]) -> list[dict[str, Any]]:
     return stands
 
 
-async def update_stand(db: asyncpg.Connection, stand_id: int, changes: dict[str, Any]) -> None:
+def _stand_subject(conference_id: int, stand_id: int, stand: Any) -> dict[str, Any]:
+    """What an audit entry about the stand names (service.audit): its code."""
+    return {
+        "conference_id": conference_id,
+        "subject_type": "stand",
+        "subject_id": stand_id,
+        "subject_label": stand["code"],
+    }
+
+
+async def update_stand(
+    db: asyncpg.Connection,
+    stand_id: int,
+    changes: dict[str, Any],
+    *,
+    staff: StaffUser | None = None,
+) -> None:
+    """`staff`: who changes it, for the audit log (None: the demo)."""
     async with db.transaction():
         stand = await queries.lock_stand(db, stand_id)
         if stand is None:
@@ -115,6 +139,10 @@ async def update_stand(db: asyncpg.Connection, stand_id: int, changes: dict[str,
         if changes.get("blocked") and await queries.stand_holder(db, stand_id):
             raise Conflict(_("This stand is assigned to an exhibitor; release it first."))
         await queries.update_stand(db, stand_id, changes)
+        changed = [k for k, v in changes.items() if k not in stand or stand[k] != v]
+        if changed:
+            subject = _stand_subject(stand["conference_id"], stand_id, {**dict(stand), **changes})
+            await audit.staff_action(db, staff, "stand.updated", **subject, fields=changed)
 
 
 def misfit(stand: asyncpg.Record, booking: asyncpg.Record) -> str | None:
@@ -211,7 +239,8 @@ async def _locked_booking(db: asyncpg.Connection, booking_id: int) -> asyncpg.Re
     return booking
 
 
-async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int) -> None:
+async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int) -> asyncpg.Record:
+    """The stand, now the booking's."""
     stand = await queries.lock_stand(db, stand_id)
     if stand is None or stand["conference_id"] != booking["conference_id"]:
         raise Conflict(_("There is no such stand at this conference."))
@@ -228,18 +257,46 @@ async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int
             await queries.set_status(db, booking["id"], "approved", stand_id=stand_id)
     except asyncpg.UniqueViolationError:
         raise Conflict(_("This stand is already assigned to another exhibitor.")) from None
+    return stand
 
 
-async def approve(db: asyncpg.Connection, booking_id: int, stand_id: int) -> None:
+async def _decided(
+    db: asyncpg.Connection,
+    staff: StaffUser | None,
+    action: str,
+    booking: asyncpg.Record,
+    stand: asyncpg.Record | None = None,
+) -> None:
+    """The audit entry of a staff decision about a booking (service.audit): it names the
+    organisation, and the stand by its code. The reason given is not kept: free text."""
+    await audit.staff_action(
+        db,
+        staff,
+        action,
+        conference_id=booking["conference_id"],
+        subject_type="exhibitor_booking",
+        subject_id=booking["id"],
+        subject_label=booking["organisation"],
+        details={"stand": stand["code"]} if stand is not None else None,
+    )
+
+
+async def approve(
+    db: asyncpg.Connection, booking_id: int, stand_id: int, *, staff: StaffUser | None = None
+) -> None:
+    """`staff`, here and below: who decides, for the audit log (None: the demo)."""
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] not in ("requested", "waitlisted"):
             raise Conflict(_("Only a requested or waiting booking can be approved."))
-        await _assign(db, booking, stand_id)
+        stand = await _assign(db, booking, stand_id)
         await mail(db, MAIL_APPROVED, booking)
+        await _decided(db, staff, "exhibitor_booking.approved", booking, stand)
 
 
-async def reassign(db: asyncpg.Connection, booking_id: int, stand_id: int) -> None:
+async def reassign(
+    db: asyncpg.Connection, booking_id: int, stand_id: int, *, staff: StaffUser | None = None
+) -> None:
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] != "approved":
@@ -255,11 +312,19 @@ async def reassign(db: asyncpg.Connection, booking_id: int, stand_id: int) -> No
                     n=stand["max_staff"],
                 )
             )
-        await _assign(db, booking, stand_id)
+        stand = await _assign(db, booking, stand_id)
         await mail(db, MAIL_STAND_CHANGED, booking)
+        await _decided(db, staff, "exhibitor_booking.reassigned", booking, stand)
 
 
-async def decide(db: asyncpg.Connection, booking_id: int, status: str, reason: str) -> None:
+async def decide(
+    db: asyncpg.Connection,
+    booking_id: int,
+    status: str,
+    reason: str,
+    *,
+    staff: StaffUser | None = None,
+) -> None:
     """Waiting list or rejection (with a reason the organisation reads)."""
     allowed = {
         "waitlisted": ("requested", "approved"),
@@ -272,9 +337,12 @@ async def decide(db: asyncpg.Connection, booking_id: int, status: str, reason: s
         await queries.set_status(db, booking_id, status, reason=reason)
         await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
         await mail(db, MAIL_WAITLISTED if status == "waitlisted" else MAIL_REJECTED, booking)
+        await _decided(db, staff, f"exhibitor_booking.{status}", booking)
 
 
-async def release(db: asyncpg.Connection, booking_id: int) -> None:
+async def release(
+    db: asyncpg.Connection, booking_id: int, *, staff: StaffUser | None = None
+) -> None:
     """The stand is free again; the booking goes back to the queue as requested."""
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
@@ -283,6 +351,7 @@ async def release(db: asyncpg.Connection, booking_id: int) -> None:
         await queries.set_status(db, booking_id, "requested")
         await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
         await mail(db, MAIL_RELEASED, booking)
+        await _decided(db, staff, "exhibitor_booking.released", booking)
 
 
 async def cancel(db: asyncpg.Connection, booking: asyncpg.Record) -> None:

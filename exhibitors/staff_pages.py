@@ -184,6 +184,7 @@ class StaffStandPages(Controller):
         self,
         request: Request,
         db: DB,
+        staff: CurrentStaff,
         slug: FromPath[str],
         conference: ConferenceRow,
         stand_id: FromPath[int],
@@ -193,7 +194,7 @@ class StaffStandPages(Controller):
             raise NotFoundException(_("There is no such stand."))
         blocked = read_blocked(await request.form())
         try:
-            await logic.update_stand(db, stand_id, {"blocked": blocked})
+            await logic.update_stand(db, stand_id, {"blocked": blocked}, staff=staff)
         except HTTPException as exc:
             return await self._catalogue(db, conference, status=409, problem=_conflict(exc))
         done = "blocked" if blocked else "unblocked"
@@ -325,9 +326,9 @@ class StaffExhibitorPages(Controller):
                         db, conference, status=400, problem=_("Please choose a stand.")
                     )
                 step = logic.approve if action == "approve" else logic.reassign
-                await step(db, booking_id, stand_id)
+                await step(db, booking_id, stand_id, staff=staff)
             elif action == "release":
-                await logic.release(db, booking_id)
+                await logic.release(db, booking_id, staff=staff)
             else:
                 reason, error = read_reason(data, required=action == "reject")
                 if error and action == "reject":
@@ -337,7 +338,7 @@ class StaffExhibitorPages(Controller):
                 if error:
                     return await self._review(db, conference, status=400, problem=error)
                 status = "rejected" if action == "reject" else "waitlisted"
-                await logic.decide(db, booking_id, status, reason)
+                await logic.decide(db, booking_id, status, reason, staff=staff)
         except HTTPException as exc:
             problem = _(
                 "%(organisation)s: %(reason)s",

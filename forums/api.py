@@ -91,7 +91,7 @@ class ForumAPI(Controller):
         self, db: DB, staff: CurrentStaff, forum_id: FromPath[int], data: JSONBody[ForumUpdate]
     ) -> Forum:
         await check_forum(db, forum_id, staff)
-        await logic.update_forum(db, forum_id, given(data))
+        await logic.update_forum(db, forum_id, given(data), staff=staff)
         return await _forum(db, forum_id)
 
     @post(
@@ -105,7 +105,7 @@ class ForumAPI(Controller):
         self, db: DB, staff: CurrentStaff, forum_id: FromPath[int], data: JSONBody[MoveRequest]
     ) -> Signup:
         await check_forum(db, forum_id, staff)
-        status = await logic.move(db, data.registration_id, forum_id, data.to_forum_id)
+        status = await logic.move(db, data.registration_id, forum_id, data.to_forum_id, staff=staff)
         signup = await queries.signup(db, data.to_forum_id, data.registration_id)
         return Signup(status, await queries.waitlist_place(db, signup))  # type: ignore[arg-type]
 

@@ -14,7 +14,7 @@ from litestar.exceptions import NotFoundException
 
 from forums import queries
 from registration import logic as registration_logic
-from service import outbox
+from service import audit, outbox
 from service.auth import StaffUser
 from service.conferences import queries as conference_queries
 from service.conferences.lookups import check_scope
@@ -69,7 +69,21 @@ async def create_forum(
         errors = forum_errors(values, conference)
         if errors:
             raise FieldErrors(errors)
-        return await queries.insert(db, conference["id"], values)
+        forum_id = await queries.insert(db, conference["id"], values)
+        await audit.staff_action(
+            db, staff, "forum.created", **_subject(conference["id"], forum_id, values["title"])
+        )
+        return forum_id
+
+
+def _subject(conference_id: int, forum_id: int, title: str) -> dict[str, Any]:
+    """What an audit entry about the forum names (service.audit)."""
+    return {
+        "conference_id": conference_id,
+        "subject_type": "forum",
+        "subject_id": forum_id,
+        "subject_label": title,
+    }
 
 
 async def _fill_seats(db: asyncpg.Connection, forum: asyncpg.Record) -> int:
@@ -90,7 +104,14 @@ async def _fill_seats(db: asyncpg.Connection, forum: asyncpg.Record) -> int:
     return promoted
 
 
-async def update_forum(db: asyncpg.Connection, forum_id: int, changes: dict[str, Any]) -> None:
+async def update_forum(
+    db: asyncpg.Connection,
+    forum_id: int,
+    changes: dict[str, Any],
+    *,
+    staff: StaffUser | None = None,
+) -> None:
+    """`staff`: who changes it, for the audit log (None: the demo)."""
     cancel = changes.pop("cancelled", None)
     try:
         async with db.transaction():
@@ -132,6 +153,15 @@ async def update_forum(db: asyncpg.Connection, forum_id: int, changes: dict[str,
                         forum_id,
                         held_seat=signup["previous"] == "confirmed",
                     )
+            cancelled = bool(cancel and current["cancelled_at"] is None)
+            if cancelled or changed:
+                await audit.staff_action(
+                    db,
+                    staff,
+                    "forum.cancelled" if cancelled else "forum.updated",
+                    **_subject(current["conference_id"], forum_id, merged["title"]),
+                    fields=changed,
+                )
     except asyncpg.ExclusionViolationError:
         raise Conflict(
             _(
@@ -229,7 +259,12 @@ async def registration_cancelled(db: asyncpg.Connection, registration_id: int) -
 
 
 async def move(
-    db: asyncpg.Connection, registration_id: int, from_forum_id: int, to_forum_id: int
+    db: asyncpg.Connection,
+    registration_id: int,
+    from_forum_id: int,
+    to_forum_id: int,
+    *,
+    staff: StaffUser | None = None,
 ) -> str:
     """Staff move a person: out of one forum, into another (a seat, else its waiting list)."""
     async with db.transaction():
@@ -238,4 +273,15 @@ async def move(
         await queries.lock_forums(db, [from_forum_id, to_forum_id])
         await leave(db, registration_id, from_forum_id)
         status, _position = await sign_up(db, registration_id, to_forum_id)
+        person = await registration_logic.by_id(db, registration_id)
+        await audit.staff_action(
+            db,
+            staff,
+            "forum.signup_moved",
+            conference_id=person["conference_id"],
+            subject_type="registration",
+            subject_id=registration_id,
+            subject_label=person["name"],
+            details={"from_forum": from_forum_id, "to_forum": to_forum_id},
+        )
         return status

@@ -24,6 +24,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST, HTTP
 from forums import logic, queries
 from forums.lookups import staff_forum
 from registration import options
+from service import audit
 from service.auth import CurrentStaff, StaffUser, requires
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
@@ -254,7 +255,7 @@ class StaffForumPages(Controller):
         problem = None
         if form.valid:
             try:
-                await logic.update_forum(db, forum_id, dict(form.values))
+                await logic.update_forum(db, forum_id, dict(form.values), staff=staff)
                 return _see(f"/staff/forums/{forum_id}?saved=1")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
@@ -282,7 +283,7 @@ class StaffForumPages(Controller):
     @post("/forums/{forum_id:int}/cancel")
     async def cancel(self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]) -> Redirect:
         _forum_row, conference = await _forum(db, staff, forum_id)
-        await logic.update_forum(db, forum_id, {"cancelled": True})
+        await logic.update_forum(db, forum_id, {"cancelled": True}, staff=staff)
         return _see(
             f"/staff/conferences/{conference['slug']}/forums?done=cancelled&forum={forum_id}"
         )
@@ -322,7 +323,7 @@ class StaffForumPages(Controller):
                 raise Conflict(_("This person is already in this forum."))
             if signup is None or signup["status"] == "left":
                 raise Conflict(_("This person is not signed up for this forum."))
-            await logic.move(db, registration_id, forum_id, to_forum_id)
+            await logic.move(db, registration_id, forum_id, to_forum_id, staff=staff)
         except Conflict as exc:
             return await _participants_page(
                 db, staff, forum_id, here, exc.detail, HTTP_409_CONFLICT
@@ -336,7 +337,16 @@ class StaffForumPages(Controller):
     async def participants_csv(
         self, db: DB, staff: CurrentStaff, forum_id: FromPath[int]
     ) -> Stream:
-        await staff_forum(db, forum_id, staff)  # 404 for an unknown forum
+        forum = await staff_forum(db, forum_id, staff)  # 404 for an unknown forum
+        await audit.downloaded(
+            db,
+            staff,
+            "forum_participants",
+            conference_id=forum["conference_id"],
+            subject_type="forum",
+            subject_id=forum_id,
+            subject_label=forum["title"],
+        )
         return csv_download(
             f"forum-{forum_id}.csv",
             CSV_COLUMNS,

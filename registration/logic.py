@@ -16,7 +16,8 @@ import asyncpg
 from litestar.exceptions import NotFoundException
 
 from registration import queries
-from service import mail_quota, outbox, tokens
+from service import audit, mail_quota, outbox, tokens
+from service.auth import StaffUser
 from service.conferences.lookups import published_conference
 from service.errors import Conflict, FieldErrors
 from service.i18n import gettext as _
@@ -232,10 +233,15 @@ async def _fill_freed_seat(db: asyncpg.Connection, conference_id: int) -> None:
 
 
 async def cancel(
-    db: asyncpg.Connection, registration_id: int, *, limited_mail: bool = False
+    db: asyncpg.Connection,
+    registration_id: int,
+    *,
+    limited_mail: bool = False,
+    staff: StaffUser | None = None,
 ) -> None:
     """Cancels (again: nothing happens); a held place goes to the first person waiting.
-    `limited_mail`: someone else cancelled it (an exhibitor removing a pass), see `mail`."""
+    `limited_mail`: someone else cancelled it (an exhibitor removing a pass), see `mail`.
+    `staff`: a staff member cancels it (the audit log records it)."""
     async with db.transaction():
         found = await queries.by_id(db, registration_id)
         if found is None:
@@ -252,6 +258,7 @@ async def cancel(
         if registration["status"] == "confirmed" and holds_seat:
             await _fill_freed_seat(db, registration["conference_id"])
         await mail(db, MAIL_CANCELLED, registration, limited=limited_mail)
+        await audit.staff_action(db, staff, "registration.cancelled", **audit_subject(registration))
 
 
 async def promote_into_free_seats(db: asyncpg.Connection, conference_id: int) -> int:
@@ -281,7 +288,9 @@ async def conference_changed(
             await mail(db, MAIL_CONFERENCE_CHANGED, attendee)
 
 
-async def reissue_ticket(db: asyncpg.Connection, key: bytes, registration_id: int) -> None:
+async def reissue_ticket(
+    db: asyncpg.Connection, key: bytes, registration_id: int, *, staff: StaffUser | None = None
+) -> None:
     """A new ticket secret (the old one stops working) and a mail with the new ticket."""
     async with db.transaction():
         registration = await queries.by_id(db, registration_id, lock=True)
@@ -294,3 +303,17 @@ async def reissue_ticket(db: asyncpg.Connection, key: bytes, registration_id: in
             db, registration_id, salt, tokens.digest(token(key, "ticket", salt))
         )
         await mail(db, MAIL_TICKET, registration)
+        await audit.staff_action(
+            db, staff, "registration.ticket_reissued", **audit_subject(registration)
+        )
+
+
+def audit_subject(registration: asyncpg.Record, *, named: bool = True) -> dict[str, Any]:
+    """What an audit entry about the registration names (service.audit): the person's name,
+    which goes from the entries when the person is erased (privacy.anonymise)."""
+    return {
+        "conference_id": registration["conference_id"],
+        "subject_type": "registration",
+        "subject_id": registration["id"],
+        "subject_label": registration["name"] if named else "",
+    }

@@ -26,7 +26,8 @@ import msgspec
 
 from registration import logic, queries
 from registration.views import forum_signups
-from service import outbox
+from service import audit, outbox
+from service.auth import StaffUser
 
 # Prefixes of the outbox kinds whose ref_id is a registration.
 _mail_kinds = ["registration."]
@@ -103,12 +104,16 @@ async def anonymise(db: asyncpg.Connection, registration_ids: list[int]) -> int:
         await queries.delete_consents(db, ids)
         # The door's answers named the person; the scans themselves stay for the counts.
         await queries.unname_scans(db, ids)
+        # The audit log keeps what staff did about them, no longer naming them.
+        await audit.forget_subjects(db, "registration", ids)
         for prefix in _mail_kinds:
             await outbox.forget(db, prefix, ids)
     return len(ids)
 
 
-async def erase(db: asyncpg.Connection, registration_id: int) -> None:
+async def erase(
+    db: asyncpg.Connection, registration_id: int, *, staff: StaffUser | None = None
+) -> None:
     """Erasure on request (Art. 17): before the conference's end cancelled first, as by the
     person themselves, so that the place and any forum seats go to those waiting; then
     anonymous, and mails not yet sent to the person (the cancellation's among them) are
@@ -118,13 +123,20 @@ async def erase(db: asyncpg.Connection, registration_id: int) -> None:
     The person's earlier registrations of the conference that were cancelled (same address:
     registered again after cancelling, a pass that was withdrawn) go with it. Another one
     that is still active (an attendee's registration and a pass, each with its own link)
-    stays: it is erased through its own link, as the person may still want to come."""
+    stays: it is erased through its own link, as the person may still want to come.
+
+    `staff`: a staff member erases on request; the audit log records it (one entry, without
+    the name)."""
     async with db.transaction():
         if await _before_the_end(db, registration_id):
             await logic.cancel(db, registration_id)
         await anonymise(
             db, [registration_id, *await _cancelled_of_same_address(db, registration_id)]
         )
+        if staff is not None:
+            registration = await logic.by_id(db, registration_id)
+            subject = logic.audit_subject(registration, named=False)
+            await audit.staff_action(db, staff, "registration.erased", **subject)
 
 
 async def _cancelled_of_same_address(db: asyncpg.Connection, registration_id: int) -> list[int]:

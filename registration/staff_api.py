@@ -23,6 +23,7 @@ from registration import staff_queries as queries
 from registration.schemas import Needs
 from registration.staff_queries import Filters
 from registration.views import token_key
+from service import audit
 from service.auth import CurrentStaff, requires
 from service.conferences.logic import local
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
@@ -293,6 +294,13 @@ class RegistrationStaffAPI(Controller):
     ) -> Stream:
         conference = await staff_conference(db, slug, staff)  # by hand: see list_registrations
         filters = Filters(status, category, (q or "").strip() or None)
+        await audit.downloaded(
+            db,
+            staff,
+            "registrations",
+            conference_id=conference["id"],
+            subject_label=conference["title"],
+        )
         return csv_download(
             f"anmeldungen-{conference['slug']}.csv",
             CSV_COLUMNS,
@@ -307,10 +315,10 @@ class RegistrationStaffAPI(Controller):
         description="Cancelling again changes nothing and gives the same answer.",
     )
     async def cancel(
-        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
+        self, db: DB, staff: CurrentStaff, conference: ConferenceRow, registration_id: FromPath[int]
     ) -> StaffRegistration:
         await registration_or_404(db, conference, registration_id)
-        await logic.cancel(db, registration_id)
+        await logic.cancel(db, registration_id, staff=staff)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
 
     @post(
@@ -320,10 +328,15 @@ class RegistrationStaffAPI(Controller):
         description="409 unless the registration is confirmed.",
     )
     async def resend_ticket(
-        self, db: DB, state: State, conference: ConferenceRow, registration_id: FromPath[int]
+        self,
+        db: DB,
+        state: State,
+        staff: CurrentStaff,
+        conference: ConferenceRow,
+        registration_id: FromPath[int],
     ) -> StaffRegistration:
         await registration_or_404(db, conference, registration_id)
-        await logic.reissue_ticket(db, token_key(state.settings), registration_id)
+        await logic.reissue_ticket(db, token_key(state.settings), registration_id, staff=staff)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
 
     @get(
@@ -332,9 +345,19 @@ class RegistrationStaffAPI(Controller):
         description="The same document the person downloads from their own page.",
     )
     async def export_person(
-        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
+        self, db: DB, staff: CurrentStaff, conference: ConferenceRow, registration_id: FromPath[int]
     ) -> Response[dict[str, Any]]:
         registration = await registration_or_404(db, conference, registration_id)
+        await audit.downloaded(
+            db,
+            staff,
+            "registration_data",
+            format="json",
+            conference_id=conference["id"],
+            subject_type="registration",
+            subject_id=registration_id,
+            subject_label=registration["name"],
+        )
         filename = f"tagung-data-{registration_id}.json"
         return Response(
             await privacy.export(db, registration),
@@ -352,10 +375,10 @@ class RegistrationStaffAPI(Controller):
         ),
     )
     async def erase(
-        self, db: DB, conference: ConferenceRow, registration_id: FromPath[int]
+        self, db: DB, staff: CurrentStaff, conference: ConferenceRow, registration_id: FromPath[int]
     ) -> StaffRegistration:
         await registration_or_404(db, conference, registration_id)
-        await privacy.erase(db, registration_id)
+        await privacy.erase(db, registration_id, staff=staff)
         return to_item(await registration_or_404(db, conference, registration_id), conference)
 
 

@@ -229,11 +229,11 @@ class RegistrationStaffPages(Controller):
         conference = await staff_conference(db, slug, staff)  # by hand: see confirm_page
         await registration_or_404(db, conference, registration_id)
         if action == "cancel":
-            await logic.cancel(db, registration_id)
+            await logic.cancel(db, registration_id, staff=staff)
         elif action == "erase":
-            await privacy.erase(db, registration_id)
+            await privacy.erase(db, registration_id, staff=staff)
         else:
-            await logic.reissue_ticket(db, token_key(state.settings), registration_id)
+            await logic.reissue_ticket(db, token_key(state.settings), registration_id, staff=staff)
         # Back to the same selection and page, with a notice of what was done.
         filters, after, _limit, _errors = read_filters(await request.form())
         query = _query(filters, after=after or None, done=action, id=registration_id)

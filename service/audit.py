@@ -87,3 +87,38 @@ async def forget_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int
     no conference, are deleted; the entries stay, their actor then shown as an account or
     device number. (labels, conferences)."""
     return await audit_queries.forget_labels_of_ended(db, days_after_end)
+
+
+async def staff_action(
+    db: asyncpg.Connection, staff: Actor | None, action: str, **entry: Any
+) -> int | None:
+    """`record()` for a rule in `logic` that staff and the demo (or the CLI) share: an entry
+    when a staff member or device acts, none when `staff` is None (nobody acts: demo data)."""
+    if staff is None:
+        return None
+    return await record(db, action, actor=staff, **entry)
+
+
+async def downloaded(
+    db: asyncpg.Connection,
+    staff: Actor,
+    what: str,
+    *,
+    format: str = "csv",
+    conference_id: int | None,
+    subject_type: str = "conference",
+    subject_id: int | None = None,
+    subject_label: str = "",
+) -> int:
+    """`export.downloaded`: someone took data away (a CSV, badges, one person's data). Written
+    before the file streams, on the request's connection: the entry stands for the request."""
+    return await record(
+        db,
+        "export.downloaded",
+        actor=staff,
+        conference_id=conference_id,
+        subject_type=subject_type,
+        subject_id=conference_id if subject_id is None else subject_id,
+        subject_label=subject_label,
+        details={"format": format, "what": what},
+    )

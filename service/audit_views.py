@@ -144,7 +144,8 @@ def details_text(details: Mapping[str, Any]) -> str:
             parts.append(_("changed: %(fields)s", fields=", ".join(value)))
         elif key == "what":
             what = _download_names().get(value, value)
-            parts.append(_("%(what)s as %(format)s", what=what, format=details.get("format", "")))
+            fmt = str(details.get("format", "")).upper()
+            parts.append(_("%(what)s as %(format)s", what=what, format=fmt))
         elif key == "format":
             continue
         elif key == "stand":

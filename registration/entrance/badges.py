@@ -21,6 +21,8 @@ from registration.staff_api import (
     Slug,
 )
 from registration.views import ticket_secret
+from service import audit
+from service.auth import CurrentStaff
 from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB
 from service.i18n import gettext as _
@@ -60,7 +62,13 @@ class BadgePages(Controller):
 
     @get("/badges")
     async def badges(
-        self, request: Request, db: DB, state: State, slug: Slug, conference: ConferenceRow
+        self,
+        request: Request,
+        db: DB,
+        state: State,
+        staff: CurrentStaff,
+        slug: Slug,
+        conference: ConferenceRow,
     ) -> Template:
         layout, ids, category = _selection(request.query_params)
         holders = await queries.badge_holders(db, conference["id"], ids, category)
@@ -69,6 +77,15 @@ class BadgePages(Controller):
         secrets = [ticket_secret(state.settings, r) for r in holders]
         # A few hundred codes take a moment to draw: not on the event loop.
         codes = await asyncio.to_thread(lambda: [qr_svg(s) for s in secrets])
+        # A sheet of names and ticket codes to print is data taken away like a CSV.
+        await audit.downloaded(
+            db,
+            staff,
+            "badges",
+            format="html",
+            conference_id=conference["id"],
+            subject_label=conference["title"],
+        )
         badges = [
             {
                 "id": r["id"],

@@ -16,6 +16,8 @@ from litestar.response import Stream
 from registration.entrance import queries
 from registration.schemas import Needs
 from registration.staff_api import NOT_CACHED, ORGANISER, STAFF_SECURITY
+from service import audit
+from service.auth import CurrentStaff, StaffUser
 from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB, share_connection
 from service.spreadsheet import MEDIA_TYPE, csv_download
@@ -112,6 +114,14 @@ def needs_line(r: asyncpg.Record) -> tuple[Any, ...]:
     )
 
 
+async def _downloaded(
+    db: asyncpg.Connection, staff: StaffUser, conference: asyncpg.Record, what: str
+) -> None:
+    await audit.downloaded(
+        db, staff, what, conference_id=conference["id"], subject_label=conference["title"]
+    )
+
+
 class EntranceExports(Controller):
     path = "/api/v1/conferences/{slug:str}/entrance"
     tags = ["entrance (staff)"]
@@ -129,7 +139,10 @@ class EntranceExports(Controller):
         # Streamed from a cursor: the guard's connection serves the handler and the stream.
         middleware=[share_connection],
     )
-    async def attendees_export(self, db: DB, conference: ConferenceRow) -> Stream:
+    async def attendees_export(
+        self, db: DB, staff: CurrentStaff, conference: ConferenceRow
+    ) -> Stream:
+        await _downloaded(db, staff, conference, "attendees")
         zone = ZoneInfo(conference["timezone"])
         return csv_download(
             f"teilnehmende-{conference['slug']}.csv",
@@ -146,7 +159,10 @@ class EntranceExports(Controller):
         media_type=MEDIA_TYPE,
         middleware=[share_connection],
     )
-    async def checkins_export(self, db: DB, conference: ConferenceRow) -> Stream:
+    async def checkins_export(
+        self, db: DB, staff: CurrentStaff, conference: ConferenceRow
+    ) -> Stream:
+        await _downloaded(db, staff, conference, "checkins")
         zone = ZoneInfo(conference["timezone"])
         return csv_download(
             f"einlass-{conference['slug']}.csv",
@@ -166,7 +182,8 @@ class EntranceExports(Controller):
         media_type=MEDIA_TYPE,
         middleware=[share_connection],
     )
-    async def needs_export(self, db: DB, conference: ConferenceRow) -> Stream:
+    async def needs_export(self, db: DB, staff: CurrentStaff, conference: ConferenceRow) -> Stream:
+        await _downloaded(db, staff, conference, "needs")
         return csv_download(
             f"bedarfe-{conference['slug']}.csv",
             NEEDS_COLUMNS,

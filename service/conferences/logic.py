@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from litestar.exceptions import NotFoundException
 
-from service import events, staff_queries
+from service import audit, events, staff_queries
 from service.auth import StaffUser
 from service.conferences import lookups, queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
@@ -73,6 +73,25 @@ def _no_item() -> NotFoundException:
     return NotFoundException(_("There is no such programme item."))
 
 
+def _subject(conference_id: int, title: str) -> dict[str, Any]:
+    """What an audit entry about the conference names (service.audit)."""
+    return {
+        "conference_id": conference_id,
+        "subject_type": "conference",
+        "subject_id": conference_id,
+        "subject_label": title,
+    }
+
+
+def _item(conference: asyncpg.Record, item_id: int, title: str) -> dict[str, Any]:
+    return {
+        "conference_id": conference["id"],
+        "subject_type": "programme_item",
+        "subject_id": item_id,
+        "subject_label": title,
+    }
+
+
 def _slug_taken() -> FieldErrors:
     return FieldErrors({"slug": _("This web address is already used by another conference.")}, 409)
 
@@ -93,6 +112,9 @@ async def create_conference(
             conference_id = await queries.insert(db, values)
             if staff is not None and staff.conferences is not None:
                 await staff_queries.add_conference(db, staff.id, conference_id)
+            await audit.staff_action(
+                db, staff, "conference.created", **_subject(conference_id, values["title"])
+            )
     except asyncpg.UniqueViolationError:
         raise _slug_taken() from None
     return values["slug"]
@@ -120,6 +142,13 @@ async def update_conference(
                 await queries.update(db, current["id"], changed)
                 updated = await queries.by_slug(db, merged["slug"])
                 await events.conference_changed(db, updated, changed)
+                await audit.staff_action(
+                    db,
+                    staff,
+                    "conference.updated",
+                    **_subject(current["id"], merged["title"]),
+                    fields=changed,
+                )
     except asyncpg.UniqueViolationError:
         raise _slug_taken() from None
     return merged["slug"]
@@ -146,7 +175,11 @@ async def add_item(
         errors = item_errors(values, conference)
         if errors:
             raise FieldErrors(errors)
-        return await queries.insert_item(db, conference["id"], values)
+        item_id = await queries.insert_item(db, conference["id"], values)
+        await audit.staff_action(
+            db, staff, "programme_item.created", **_item(conference, item_id, values["title"])
+        )
+        return item_id
 
 
 async def change_item(
@@ -167,6 +200,15 @@ async def change_item(
         if errors:
             raise FieldErrors(errors)
         await queries.update_item(db, item_id, merged)
+        changed = [k for k, v in changes.items() if current[k] != v]
+        if changed:
+            await audit.staff_action(
+                db,
+                staff,
+                "programme_item.updated",
+                **_item(conference, item_id, merged["title"]),
+                fields=changed,
+            )
 
 
 async def remove_item(
@@ -174,9 +216,13 @@ async def remove_item(
 ) -> None:
     async with db.transaction():
         conference = await _locked(db, slug, staff, _no_item)
-        if not await queries.item(db, conference["id"], item_id):
+        item = await queries.item(db, conference["id"], item_id)
+        if not item:
             raise _no_item()
         await queries.delete_item(db, item_id)
+        await audit.staff_action(
+            db, staff, "programme_item.deleted", **_item(conference, item_id, item["title"])
+        )
 
 
 def local(moment: datetime, conference: asyncpg.Record) -> datetime:
