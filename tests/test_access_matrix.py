@@ -132,6 +132,13 @@ MATRIX: dict[str, str] = {
     "GET /staff/conferences/{slug}/programme/{item_id}": ORGANISER,
     "POST /staff/conferences/{slug}/programme/{item_id}": ORGANISER,
     "POST /staff/conferences/{slug}/programme/{item_id}/delete": ORGANISER,
+    # the audit log: a conference's for its organisers, the installation's for admins
+    "GET /api/v1/conferences/{slug}/audit": ORGANISER,
+    "GET /api/v1/conferences/{slug}/audit.csv": ORGANISER,
+    "GET /staff/conferences/{slug}/audit": ORGANISER,
+    "GET /api/v1/audit": ADMIN,
+    "GET /api/v1/audit.csv": ADMIN,
+    "GET /staff/audit": ADMIN,
     # registration: attendees
     "POST /api/v1/conferences/{slug}/registrations": PUBLIC,
     "POST /api/v1/registrations/confirm": PUBLIC,
