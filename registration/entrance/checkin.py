@@ -18,7 +18,7 @@ import asyncpg
 
 from registration import options
 from registration.entrance import queries
-from service import i18n, tokens
+from service import audit, i18n, tokens
 from service.auth import StaffUser
 
 CHECKIN_CHANNEL = "tagung_checkin"
@@ -248,7 +248,30 @@ async def manual(
             kind="manual",
             decision=decision,
         )
+        if decision["status"] == "ok":
+            # Admitted by hand: the scans hold the attempt, the audit log who let them in.
+            await _audited(db, staff, "checkin.manual", conference_id, person, gate=gate)
         return decision
+
+
+async def _audited(
+    db: asyncpg.Connection,
+    staff: StaffUser,
+    action: str,
+    conference_id: int,
+    person: asyncpg.Record,
+    gate: str = "",
+) -> None:
+    await audit.record(
+        db,
+        action,
+        actor=staff,
+        conference_id=conference_id,
+        subject_type="registration",
+        subject_id=person["id"],
+        subject_label=person["name"],
+        details={"gate": gate} if gate else None,
+    )
 
 
 async def undo(
@@ -270,6 +293,9 @@ async def undo(
             kind="undo",
             decision=decision,
         )
+        if undone:
+            person = await queries.person(db, registration_id)
+            await _audited(db, staff, "checkin.undone", conference_id, person)
         return bool(undone)
 
 
