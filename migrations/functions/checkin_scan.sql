@@ -9,6 +9,13 @@
 -- or {"refused": "too_many_failures"} (nothing recorded) when an unknown code comes from a
 -- device that already sent p_max_failures unknown codes in the last minute.
 --
+-- A staff member limited to some conferences (staff.all_conferences false) scans only for
+-- those: any other conference is taken for an unknown one (a ticket there is `other_conference`,
+-- nobody is admitted, and the scan is not recorded among that conference's scans), the rule of
+-- service.conferences.lookups.check_scope. It is read with the conference, in the same
+-- statement: the staff row and the staff_conferences row by their primary keys. p_staff_id is
+-- NULL for a paired door device, which checkin_scan_by_token has held to its own conference.
+--
 -- Current definition (first in 0008_checkin_function.sql). Change it here: migrations/README.md.
 CREATE OR REPLACE FUNCTION checkin_scan(
     p_device text,
@@ -34,6 +41,7 @@ DECLARE
     v_organisation text;
     v_person_status text;
     v_conference_id bigint;
+    v_in_scope boolean;
     v_attendee jsonb;
     v_status text := 'error';
     v_reason text;
@@ -76,7 +84,15 @@ BEGIN
         );
     END IF;
 
-    SELECT id INTO v_conference_id FROM conferences WHERE slug = p_conference_slug;
+    SELECT c.id, p_staff_id IS NULL OR coalesce(s.all_conferences OR sc.staff_id IS NOT NULL, false)
+    INTO v_conference_id, v_in_scope
+    FROM conferences c
+    LEFT JOIN staff s ON s.id = p_staff_id
+    LEFT JOIN staff_conferences sc ON sc.staff_id = p_staff_id AND sc.conference_id = c.id
+    WHERE c.slug = p_conference_slug;
+    IF NOT v_in_scope THEN
+        v_conference_id := NULL;
+    END IF;
     IF v_conference_id IS NULL THEN
         v_reason := CASE WHEN v_found THEN 'other_conference' ELSE 'invalid' END;
         v_attendee := NULL;
