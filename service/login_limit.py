@@ -43,8 +43,10 @@ ON CONFLICT (email) DO UPDATE SET
                                OR a.attempts + 1 = $3
                              THEN now() ELSE a.window_started_at END
 RETURNING a.attempts <= $3 AS allowed,
-          ceil(extract(epoch FROM a.window_started_at + make_interval(secs => $2) - now()))::int
-              AS retry_after
+          -- at most the window: an attempt that waited on the row for the one that started the
+          -- window anew has an earlier now()
+          least(ceil(extract(epoch FROM a.window_started_at + make_interval(secs => $2) - now())),
+                $2)::int AS retry_after
 """
 
 
