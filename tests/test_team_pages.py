@@ -52,7 +52,7 @@ async def test_invite_from_the_team_page(client, make_staff, pool):
     assert "Die Einladung an helga@example.org ist unterwegs." in listing.text
     [row] = [tr for tr in soup(listing).find_all("tr") if "Helga Hausmann" in tr.text]
     cells = [td.text for td in row.find_all("td")]
-    assert cells[1:4] == ["Einlassdienst", "fachtag-2027", "eingeladen"]
+    assert cells[1:4] == ["eingeladen", "Einlassdienst", "Fachtag Ehrenamt 2027"]
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'staff.invitation'") == 1
 
 
@@ -220,7 +220,7 @@ async def test_forgot_password_page_answers_the_same(client, make_staff, pool):
         notice = soup(answer).by_id("reset-sent").text
         texts.append(notice.replace(email, "ADDRESS"))
     assert texts[0] == texts[1]
-    assert "Wenn es für ADDRESS ein aktives Mitarbeiterkonto gibt" in texts[0]
+    assert "Wenn es für ADDRESS ein aktives Konto gibt" in texts[0]
     mails = await pool.fetch("SELECT recipient FROM outbox WHERE kind = 'staff.password_reset'")
     assert [m["recipient"] for m in mails] == [organiser.email]
     bad = await post_form(client, "/staff/reset", {"email": ""})

@@ -11,8 +11,8 @@ from datetime import timedelta
 import asyncpg
 
 # A member as the list, the API and the edit page show them: status from the row, the
-# conferences as slugs (empty with all_conferences), the newest login from the audit log (one
-# probe of migration 0022's partial index).
+# conferences as slugs and titles (empty with all_conferences), the newest login from the audit
+# log (one probe of migration 0022's partial index).
 _MEMBER = """
 SELECT s.id, s.email, s.name, s.role, s.all_conferences, s.created_at, s.disabled,
        CASE WHEN s.disabled THEN 'deactivated'
@@ -20,6 +20,8 @@ SELECT s.id, s.email, s.name, s.role, s.all_conferences, s.created_at, s.disable
             ELSE 'active' END AS status,
        ARRAY(SELECT c.slug FROM staff_conferences sc JOIN conferences c ON c.id = sc.conference_id
               WHERE sc.staff_id = s.id ORDER BY c.slug) AS conferences,
+       ARRAY(SELECT c.title FROM staff_conferences sc JOIN conferences c ON c.id = sc.conference_id
+              WHERE sc.staff_id = s.id ORDER BY c.slug) AS conference_titles,
        (SELECT a.at FROM audit_log a
          WHERE a.actor_staff_id = s.id AND a.action = 'staff.login'
          ORDER BY a.id DESC LIMIT 1) AS last_login_at
