@@ -43,6 +43,12 @@ SESSION_LIFETIME = timedelta(hours=12)
 SESSION_TWO_FACTOR_SETUP = "two_factor_setup"
 TWO_FACTOR_SETUP_PAGE = "/staff/account/two-factor"
 TOKEN_PREFIX = "tg_"  # noqa: S105 - a visible prefix, not a secret
+# A paired door device's token (registration/entrance/devices.py): its own prefix, so that a
+# request is looked up in the one table that can know it.
+DEVICE_TOKEN_PREFIX = "tgd_"  # noqa: S105 - a visible prefix, not a secret
+# In a route's `opt`: a door device may call it (with the scanner role, for its conference).
+# Every other guarded route answers a device 403.
+FOR_DOOR_DEVICES = {"door_device": True}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()
@@ -52,11 +58,12 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 @dataclass(frozen=True)
 class StaffUser:
-    id: int
+    id: int | None  # None for a paired door device
     email: str
     role: str
-    # Which device or browser session acts: "token:<id>" or "session:<staff id>". Scans are
-    # recorded per device, and a retried scan is recognised by (device, nonce).
+    # Which device or browser session acts: "token:<id>", "session:<staff id>" or, for a
+    # paired door device, "device:<id>". Scans are recorded per device, and a retried scan is
+    # recognised by (device, nonce).
     device: str = ""
     # The conferences (ids) this account may see and change; None: all of them.
     conferences: frozenset[int] | None = None
@@ -91,6 +98,12 @@ def new_api_token() -> tuple[str, bytes]:
     return token, token_digest(token)
 
 
+def new_device_token() -> tuple[str, bytes]:
+    """A door device's token, handed to the device once when it pairs, and its digest."""
+    token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -105,12 +118,35 @@ def _staff_user(row: asyncpg.Record | None) -> StaffUser | None:
 
 
 async def staff_by_token(db: asyncpg.Connection, token: str) -> StaffUser | None:
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return door_device(await staff_queries.device_by_token_digest(db, token_digest(token)))
     return _staff_user(await staff_queries.by_token_digest(db, token_digest(token)))
 
 
 async def staff_by_id(db: asyncpg.Connection, staff_id: int, generation: int) -> StaffUser | None:
     """The account of a session, while the session's generation is still the account's."""
     return _staff_user(await staff_queries.by_session(db, staff_id, generation))
+
+
+def unknown_token_message(token: str) -> str:
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return _("This device has been removed by the organisers. Ask them to set it up again.")
+    return _("This API token is unknown or revoked.")
+
+
+def door_device(row: asyncpg.Record | None) -> StaffUser | None:
+    """A paired door device as a caller: a scanner for its one conference, named by its door,
+    with no account behind it."""
+    if row is None:
+        return None
+    return StaffUser(
+        id=None,
+        email=row["name"],
+        role="scanner",
+        device=f"device:{row['id']}",
+        conferences=frozenset({row["conference_id"]}),
+        device_id=row["id"],
+    )
 
 
 def new_session(staff_id: int, generation: int) -> dict[str, int | float]:
@@ -162,7 +198,7 @@ async def authenticate(connection: ASGIConnection) -> StaffUser | None:
         async with request_connection(connection.scope, pool, timeout) as db:
             staff = await staff_by_token(db, token)
         if staff is None:
-            raise NotAuthorizedException(_("This API token is unknown or revoked."))
+            raise NotAuthorizedException(unknown_token_message(token))
     elif connection.scope.get("session") and connection.session.get(SESSION_KEY):
         session = _session_of(connection.session)
         if session is not None:
@@ -202,13 +238,15 @@ def requires(role: str, *, during_two_factor_setup: bool = False) -> Guard:
     """A guard that lets through staff with `role` or a higher one; a session that must set up
     two-factor login first only where `during_two_factor_setup` (the set-up page itself)."""
 
-    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         staff = await authenticate(connection)
         if staff is None:
             raise NotAuthorizedException(
                 _("Please log in, or send a valid API token."),
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        if staff.device_id is not None and not handler.opt.get("door_device"):
+            raise PermissionDeniedException(_("A door device may only scan tickets."))
         if not staff.has_role(role):
             raise PermissionDeniedException(_("Your account may not do this."))
         if not during_two_factor_setup and _two_factor_setup_pending(connection, staff):

@@ -142,3 +142,26 @@ async def tokens_of(db: asyncpg.Connection, staff_id: int) -> list[asyncpg.Recor
         "ORDER BY created_at DESC",
         staff_id,
     )
+
+
+# ── door devices (service.auth; the rest of their SQL: registration/entrance/device_queries.py)
+
+
+async def device_by_token_digest(db: asyncpg.Connection, digest: bytes) -> asyncpg.Record | None:
+    """A paired door device that has not been removed: id, name, conference_id. Its
+    last_seen_at moves on in the same statement, at most once a minute (a busy door's scanner
+    page asks often; its row need not be written every time)."""
+    return await db.fetchrow(
+        """
+        WITH found AS (
+            SELECT id, name, conference_id, last_seen_at FROM devices
+            WHERE token_hash = $1 AND removed_at IS NULL
+        ), seen AS (
+            UPDATE devices d SET last_seen_at = now() FROM found
+            WHERE d.id = found.id
+              AND (found.last_seen_at IS NULL OR found.last_seen_at < now() - interval '1 minute')
+        )
+        SELECT id, name, conference_id FROM found
+        """,
+        digest,
+    )

@@ -6,6 +6,8 @@
 - `dashboard`: the organisers' live dashboard (page, JSON numbers, chart, event stream)
 - `stats`: the dashboard's numbers; `chart`: the arrivals chart (SVG)
 - `exports`: the CSV exports; `badges`: name badges to print
+- `devices`: door devices paired without a password (`device_api`, `device_pages`,
+  `device_queries`)
 - `queries`: the entrance's SQL; `schemas`: its msgspec shapes
 
 Registration's controllers mount `CONTROLLERS`; nothing else of the entrance is used outside.
@@ -14,6 +16,8 @@ Registration's controllers mount `CONTROLLERS`; nothing else of the entrance is 
 from registration.entrance.api import CheckinAPI, ScanAPI
 from registration.entrance.badges import BadgePages
 from registration.entrance.dashboard import EntranceAPI, EntrancePages
+from registration.entrance.device_api import DevicesAPI, PairingAPI
+from registration.entrance.device_pages import DevicePages, PairingPage
 from registration.entrance.exports import EntranceExports
 from registration.entrance.scanner import ScannerAPI, ScannerPage
 
@@ -26,6 +30,10 @@ CONTROLLERS = [
     BadgePages,
     ScannerAPI,
     ScannerPage,
+    DevicesAPI,
+    PairingAPI,
+    DevicePages,
+    PairingPage,
 ]
 
 __all__ = ["CONTROLLERS"]

@@ -19,12 +19,14 @@ from registration.entrance.schemas import (
     Undone,
 )
 from service.auth import (
+    FOR_DOOR_DEVICES,
     CurrentStaff,
     StaffUser,
     bearer_token,
     requires,
     scanner_or_token_checked_by_handler,
     token_digest,
+    unknown_token_message,
 )
 from service.conferences.lookups import staff_conference
 from service.db import DB, share_connection
@@ -90,7 +92,7 @@ class ScanAPI(Controller):
                 decision = await checkin.scan(db, request.state.staff, **where)
         except checkin.UnknownToken:
             raise NotAuthorizedException(
-                _("This API token is unknown or revoked."),
+                unknown_token_message(token or ""),
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
         except checkin.TooManyFailures:
@@ -106,6 +108,7 @@ class CheckinAPI(Controller):
     tags = ["entrance"]
     guards = SCANNER
     security = STAFF
+    opt = FOR_DOOR_DEVICES  # the scanner page's calls, also from a paired door device
 
     @post(
         "/checkin/manual",

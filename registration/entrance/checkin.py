@@ -100,6 +100,12 @@ async def _record(
         await queries.notify(db, CHECKIN_CHANNEL, str(conference_id))
 
 
+def door_gate(staff: StaffUser, gate: str) -> str:
+    """The gate a scan is recorded at: a paired door device's own name (what the organiser
+    called the door), else the door the scanning staff member named."""
+    return staff.email if staff.device_id is not None else gate
+
+
 async def decide(
     db: asyncpg.Connection,
     staff: StaffUser,
@@ -152,7 +158,7 @@ async def scan(
             staff.id,
             conference_slug,
             _ticket_hash(secret),
-            gate,
+            door_gate(staff, gate),
             kind,
             nonce,
             offline,
@@ -235,6 +241,7 @@ async def manual(
     db: asyncpg.Connection, staff: StaffUser, conference_id: int, registration_id: int, gate: str
 ) -> dict[str, Any]:
     """Admitting someone found by name (no ticket at hand)."""
+    gate = door_gate(staff, gate)
     async with db.transaction():
         person = await queries.person(db, registration_id)
         decision = await decide(db, staff, conference_id, person=person, gate=gate, kind="entry")

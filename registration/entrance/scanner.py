@@ -44,7 +44,7 @@ from registration.entrance.schemas import (
     ScanConflict,
 )
 from service import i18n
-from service.auth import CurrentStaff, StaffUser
+from service.auth import FOR_DOOR_DEVICES, CurrentStaff, StaffUser
 from service.conferences.lookups import STAFF as STAFF_CONFERENCE
 from service.conferences.lookups import ConferenceRow, staff_conference
 from service.db import DB
@@ -54,6 +54,7 @@ from service.settings import PROJECT_ROOT
 
 STATIC = PROJECT_ROOT / "service" / "static"
 PAGE = "/scan"
+DEVICE_PAGE = "/scan/device"  # the same page for a paired door device
 SERVICE_WORKER = STATIC / "js" / "scan-sw.js"
 SCRIPT = "/static/js/scanner.js"
 STYLE = "/static/css/site.css"  # linked by base.html as it is
@@ -89,6 +90,8 @@ def _manifest() -> dict[str, Any]:
     return {
         "version": version,
         "page": PAGE,
+        # Pages kept for a start without network: the staff scanner and a door device's.
+        "pages": [PAGE, DEVICE_PAGE],
         "precache": precache,
         # The camera decoder (1.1 MB) is only needed where the browser has no
         # BarcodeDetector; fetched in the background and not required for the install.
@@ -123,6 +126,17 @@ def _strings() -> dict[str, Any]:
         "too_many": _("Too many invalid codes from this device. Please wait a minute."),
         "bad_request": _("The code could not be checked."),
         "logged_out": _("You are logged out. Scans are kept on this phone; please log in again."),
+        "device_removed": _(
+            "This device has been removed by the organisers and can no longer scan. Ask them "
+            "to set it up again."
+        ),
+        "device_removed_short": _("Device removed"),
+        "device_missing": _(
+            "This phone is not set up as a door. Open the pairing link the organisers show you."
+        ),
+        "device_logout": _(
+            "Sign this device out? It can no longer scan until the organisers set it up again."
+        ),
         "log_in": _("Log in again"),
         "online": _("Online"),
         "offline": _("Offline"),
@@ -165,43 +179,52 @@ async def _conferences(db: asyncpg.Connection, staff: StaffUser) -> list[dict[st
     return [dict(r) for r in await queries.door_conferences(db, staff.conferences)]
 
 
+def _page(conferences: list[dict[str, str]], *, device: bool) -> Template:
+    config = {
+        "language": i18n.current_language.get(),
+        "conferences": conferences,
+        "device": device,
+        "strings": _strings(),
+        "categories": dict([*options.categories(), ("exhibitor_staff", _("Exhibitor staff"))]),
+        "urls": {
+            "page": PAGE,
+            "device_page": DEVICE_PAGE,
+            "login": f"/staff/login?next={PAGE}",
+            "service_worker": f"{PAGE}/sw.js",
+            "checkin": "/api/v1/checkin",
+            "batch": "/api/v1/checkin/batch",
+            "manual": "/api/v1/checkin/manual",
+            "undo": "/api/v1/checkin/undo",
+            "offline_data": "/api/v1/conferences/{slug}/checkin/offline-data",
+            "search": "/api/v1/conferences/{slug}/checkin/search",
+            "forums": "/api/v1/conferences/{slug}/forums",
+            "attendance": "/api/v1/forums/{id}/attendance",
+            "decoder": DECODER,
+            "wasm": DECODER_FILES[2],
+        },
+    }
+    return Template(
+        "registration/scan.html",
+        context={"config": config, "script": _manifest()["precache"][1], "device": device},
+        media_type=MediaType.HTML,
+        headers=NOT_CACHED,
+    )
+
+
 class ScannerPage(Controller):
     path = PAGE
     include_in_schema = False
 
     @get("/", guards=SCANNER)
     async def page(self, db: DB, staff: CurrentStaff) -> Template:
-        config = {
-            "language": i18n.current_language.get(),
-            "conferences": await _conferences(db, staff),
-            "strings": _strings(),
-            "categories": dict([*options.categories(), ("exhibitor_staff", _("Exhibitor staff"))]),
-            "urls": {
-                "page": PAGE,
-                "login": f"/staff/login?next={PAGE}",
-                "service_worker": f"{PAGE}/sw.js",
-                "checkin": "/api/v1/checkin",
-                "batch": "/api/v1/checkin/batch",
-                "manual": "/api/v1/checkin/manual",
-                "undo": "/api/v1/checkin/undo",
-                "offline_data": "/api/v1/conferences/{slug}/checkin/offline-data",
-                "search": "/api/v1/conferences/{slug}/checkin/search",
-                "forums": "/api/v1/conferences/{slug}/forums",
-                "attendance": "/api/v1/forums/{id}/attendance",
-                "decoder": DECODER,
-                "wasm": DECODER_FILES[2],
-            },
-        }
-        return Template(
-            "registration/scan.html",
-            context={
-                "config": config,
-                "script": _manifest()["precache"][1],
-                "staff": staff,
-            },
-            media_type=MediaType.HTML,
-            headers=NOT_CACHED,
-        )
+        return _page(await _conferences(db, staff), device=False)
+
+    @get("/device")
+    async def device_page(self) -> Template:
+        """The scanner of a paired door device (registration/entrance/devices.py): the same
+        page for anyone, holding nothing of any conference; its script takes the conference
+        and door from the phone's storage and calls the API with the device's token."""
+        return _page([], device=True)
 
     @get("/sw.js", media_type="text/javascript")
     async def service_worker(self) -> Response[bytes]:
@@ -298,6 +321,7 @@ class ScannerAPI(Controller):
     tags = ["entrance"]
     guards = SCANNER
     security = STAFF
+    opt = FOR_DOOR_DEVICES  # the scanner page's calls, also from a paired door device
 
     @get(
         "/conferences/{slug:str}/checkin/offline-data",

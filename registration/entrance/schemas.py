@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from service.validation import ONE_LINE, Id, Input
+from service.validation import ONE_LINE, Id, Input, name_type
 
 BATCH_LIMIT = 500
 
@@ -222,3 +222,47 @@ class EntranceStats(Struct):
     forums: list[ForumCounts]
     offline_conflicts: list[OfflineConflict]
     recent_scans: list[RecentScan]
+
+
+# ── door devices ────────────────────────────────────────────────────────────
+
+# A door's name is the gate name of its scans (scans.gate: at most 50 characters).
+DoorName = name_type(kind="organisation_name", max_length=50)
+
+
+class DeviceRequest(Input, forbid_unknown_fields=True):
+    name: DoorName
+
+
+class PairingRequest(Struct, forbid_unknown_fields=True):
+    code: Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
+
+
+class NewDevice(Struct):
+    id: int
+    name: str
+    pairing_url: str  # opened on the phone; its last segment is the code (once, 24 hours)
+    pairing_expires_at: datetime
+
+
+class Device(Struct):
+    id: int
+    name: str
+    status: Literal["waiting", "expired", "paired"]
+    created_at: datetime
+    pairing_expires_at: datetime
+    paired_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class DevicePage(Struct):
+    items: list[Device]
+    next: int | None  # the last id of this page, when there is a next one: pass it as `after`
+
+
+class Paired(Struct):
+    token: str  # the device's Bearer token, shown this once
+    conference: str  # the slug
+    name: str  # the door
+    conference_title: str
+    timezone: str

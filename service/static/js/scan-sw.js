@@ -5,12 +5,14 @@
 // the page itself decides what to do when they fail.
 
 const MANIFEST = self.MANIFEST || { version: "unversioned", page: "/scan", precache: [], optional: [] };
+// The staff scanner and a paired door device's (/scan/device), each kept under its own path.
+const PAGES = MANIFEST.pages || [MANIFEST.page];
 const CACHE = `tagung-scan-${MANIFEST.version}`;
 const PAGE_TIMEOUT = 4000;
 
-async function keepPage(cache, response) {
+async function keepPage(cache, path, response) {
   // A login page after an expired session is not the scanner page.
-  if (response.ok && !response.redirected) await cache.put(MANIFEST.page, response);
+  if (response.ok && !response.redirected) await cache.put(path, response);
 }
 
 self.addEventListener("install", (event) => {
@@ -21,10 +23,12 @@ self.addEventListener("install", (event) => {
       await Promise.all(
         MANIFEST.optional.map((url) => cache.add(new Request(url, { cache: "reload" })).catch(() => {})),
       );
-      try {
-        await keepPage(cache, await fetch(MANIFEST.page, { credentials: "same-origin", cache: "reload" }));
-      } catch {
-        // kept on the next visit
+      for (const path of PAGES) {
+        try {
+          await keepPage(cache, path, await fetch(path, { credentials: "same-origin", cache: "reload" }));
+        } catch {
+          // kept on the next visit
+        }
       }
       await self.skipWaiting();
     })(),
@@ -43,10 +47,10 @@ self.addEventListener("activate", (event) => {
 });
 
 // The page: from the network when it answers in time (and kept), else the kept copy.
-async function page(request) {
+async function page(request, path) {
   const cache = await caches.open(CACHE);
   const network = fetch(request).then(async (response) => {
-    await keepPage(cache, response.clone());
+    await keepPage(cache, path, response.clone());
     return response;
   });
   network.catch(() => {});
@@ -57,7 +61,7 @@ async function page(request) {
   } catch {
     // offline
   }
-  const kept = await cache.match(MANIFEST.page);
+  const kept = await cache.match(path);
   return kept || network;
 }
 
@@ -76,8 +80,9 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (request.mode === "navigate" && (url.pathname === MANIFEST.page || url.pathname === `${MANIFEST.page}/`)) {
-    event.respondWith(page(request));
+  const path = PAGES.find((p) => url.pathname === p || url.pathname === `${p}/`);
+  if (request.mode === "navigate" && path) {
+    event.respondWith(page(request, path));
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(file(request));
   }

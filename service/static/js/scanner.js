@@ -4,8 +4,14 @@
 // ticket secret, refreshed in the background), queues what it let through and uploads the
 // queue to POST /api/v1/checkin/batch when the network is back. Server side:
 // registration/entrance/scanner.py and registration/entrance/checkin.py.
+//
+// On /scan/device the page is a paired door device's (registration/entrance/devices.py): no
+// session, the conference and door come from what the pairing page stored ("device"), and
+// every call carries the device's token as `Authorization: Bearer`. A 401 there means the
+// organisers removed the door: the token goes, the page says so.
 
 const config = JSON.parse(document.getElementById("scan-config").textContent);
+const DEVICE_MODE = Boolean(config.device);
 const T = config.strings;
 const $ = (id) => document.getElementById(id);
 
@@ -61,6 +67,7 @@ const el = {
   conflictsBox: $("scan-conflicts-box"),
   conflicts: $("scan-conflicts"),
   logout: $("scan-logout"),
+  deviceLogout: $("scan-device-logout"),
 };
 
 function format(text, values) {
@@ -130,6 +137,9 @@ function forgetStale() {
 }
 
 let settings = saved.get("settings", null);
+// A paired door device: {token, conference, name, conference_title, timezone}, or with
+// `removed: true` (and no token) once the server said it was removed.
+let device = DEVICE_MODE ? saved.get("device", null) : null;
 let online = navigator.onLine;
 let authProblem = false;
 
@@ -209,13 +219,14 @@ async function call(method, url, body, timeout = REQUEST_TIMEOUT) {
   try {
     const response = await fetch(url, {
       method,
-      credentials: "same-origin",
+      // A door device is its token alone, whatever session this browser may also hold.
+      credentials: DEVICE_MODE ? "omit" : "same-origin",
       cache: "no-store",
       signal: controller.signal,
       headers: {
         accept: "application/json",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
-        "x-csrftoken": csrfToken(),
+        ...(DEVICE_MODE ? { authorization: `Bearer ${device?.token || ""}` } : { "x-csrftoken": csrfToken() }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -238,7 +249,13 @@ async function call(method, url, body, timeout = REQUEST_TIMEOUT) {
 function reached(answer) {
   // Logged out (here, on another device, by a new password or the session's lifetime): the
   // names of the attendees go; the scans waiting for upload stay for the next login.
-  if (answer.status === 401) forgetDoorData(KEPT_WHEN_LOGGED_OUT);
+  if (answer.status === 401) {
+    forgetDoorData(KEPT_WHEN_LOGGED_OUT);
+    if (DEVICE_MODE && device) {
+      device = { ...device, token: null, removed: true };
+      saved.set("device", device);
+    }
+  }
   setOnline(true);
   const refused = answer.status === 401 || answer.status === 403;
   if (refused !== authProblem) {
@@ -421,8 +438,10 @@ async function entranceScan(code) {
     }
   }
   if (answer?.status === 401) {
-    // The session has ended, and with it this phone's copy of the names: no decision alone.
-    show("bad", T.logged_out, { status: "error", reason: "logged_out" });
+    // The session has ended (or the door was removed), and with it this phone's copy of the
+    // names: no decision alone.
+    if (DEVICE_MODE) show("bad", T.device_removed_short, { detail: T.device_removed, status: "error", reason: "logged_out" });
+    else show("bad", T.logged_out, { status: "error", reason: "logged_out" });
     return;
   }
   // No answer from the server (or refused for this device): the door decides alone.
@@ -619,6 +638,10 @@ function renderAuth() {
   el.auth.replaceChildren();
   el.auth.hidden = !authProblem;
   if (!authProblem) return;
+  if (DEVICE_MODE) {
+    el.auth.textContent = device?.removed ? T.device_removed : T.device_missing;
+    return;
+  }
   const link = document.createElement("a");
   link.href = config.urls.login;
   link.textContent = T.log_in;
@@ -647,7 +670,9 @@ function renderConflicts() {
 
 function renderWhere() {
   const conference = conferenceOf(settings.conference);
-  const parts = [conference ? conference.title : settings.conference, format(T.door, { gate: settings.gate })];
+  // A paired device's door is named in full by the organisers ("Eingang Nord").
+  const door = DEVICE_MODE ? settings.gate : format(T.door, { gate: settings.gate });
+  const parts = [conference ? conference.title : settings.conference, door];
   if (settings.forum) parts.push(format(T.forum_label, { title: settings.forum.title }));
   el.where.textContent = parts.join(" · ");
   el.direction.hidden = Boolean(settings.forum);
@@ -978,11 +1003,46 @@ el.logout?.addEventListener("submit", async (event) => {
   el.logout.submit(); // no submit event: not handled again
 });
 
+// A door device's own sign-out: what waits is uploaded first; then the token and everything
+// else this page stored go, and the page says the phone is no door any more.
+el.deviceLogout?.addEventListener("click", async () => {
+  if (queue().length) await upload();
+  const unsent = queue().length ? `${el.deviceLogout.dataset.unsent}\n` : "";
+  if (!window.confirm(unsent + T.device_logout)) return;
+  loggingOut = true;
+  stopCamera();
+  forgetDoorData();
+  window.location.replace(config.urls.device_page);
+});
+
+// The conference and door of a paired device are the ones it was paired for, nothing else.
+function deviceSettings() {
+  if (!device?.token) return null;
+  config.conferences = [{ slug: device.conference, title: device.conference_title, timezone: device.timezone }];
+  const kept = settings?.conference === device.conference ? settings : null;
+  const chosen = {
+    conference: device.conference,
+    gate: device.name,
+    forum: null,
+    direction: kept?.direction === "exit" ? "exit" : "entry",
+    sound: kept?.sound !== false,
+  };
+  saved.set("settings", chosen);
+  return chosen;
+}
+
 forgetStale();
+if (DEVICE_MODE) settings = deviceSettings();
 if (settings && !conferenceOf(settings.conference)) settings = null;
 el.cameraButton.hidden = !navigator.mediaDevices?.getUserMedia;
 renderConflicts();
 renderStatus();
 if (settings) startScanning();
-else openSetup();
+else if (!DEVICE_MODE) openSetup();
+else {
+  // Not paired here, or removed: nothing to scan with.
+  authProblem = true;
+  renderAuth();
+}
+if (el.deviceLogout) el.deviceLogout.hidden = !device?.token;
 el.scanner.dataset.ready = "true";
