@@ -183,6 +183,9 @@ DRAFT = {
     "/staff/conferences/{slug}/forums/new": STAFF,
     "/staff/conferences/{slug}/stands": STAFF,
     "/staff/conferences/{slug}/exhibitors": STAFF,
+    "/api/v1/conferences/{slug}/audit": STAFF,
+    "/api/v1/conferences/{slug}/audit.csv": STAFF,
+    "/staff/conferences/{slug}/audit": STAFF,
 }
 # A stream that stays open: its lookup is the same `staff_conference`, called by hand.
 NOT_REQUESTED = {"/staff/conferences/{slug}/entrance/events"}
