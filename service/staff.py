@@ -156,7 +156,7 @@ class LoginPages(Controller):
     async def code_form(self, request: Request) -> Any:
         if two_factor.pending_of(request.session) is None:
             return self._back_to_login(request)
-        return Template("staff/login_code.html", context={"error": None})
+        return Template("staff/login_code.html", context={"error": None}, media_type=MediaType.HTML)
 
     @post("/login/code", middleware=[LOGIN_RATE_LIMIT])
     async def code(self, request: Request, db: DB) -> Any:
