@@ -69,7 +69,7 @@ async def _locked(
     return conference
 
 
-def _no_item() -> NotFoundException:
+def item_not_found() -> NotFoundException:
     return NotFoundException(_("There is no such programme item."))
 
 
@@ -191,10 +191,10 @@ async def change_item(
     staff: StaffUser | None,
 ) -> None:
     async with db.transaction():
-        conference = await _locked(db, slug, staff, _no_item)
+        conference = await _locked(db, slug, staff, item_not_found)
         current = await queries.item(db, conference["id"], item_id)
         if not current:
-            raise _no_item()
+            raise item_not_found()
         merged = {**dict(current), **changes}
         errors = item_errors(merged, conference)
         if errors:
@@ -215,10 +215,10 @@ async def remove_item(
     db: asyncpg.Connection, slug: str, item_id: int, *, staff: StaffUser | None
 ) -> None:
     async with db.transaction():
-        conference = await _locked(db, slug, staff, _no_item)
+        conference = await _locked(db, slug, staff, item_not_found)
         item = await queries.item(db, conference["id"], item_id)
         if not item:
-            raise _no_item()
+            raise item_not_found()
         await queries.delete_item(db, item_id)
         await audit.staff_action(
             db, staff, "programme_item.deleted", **_item(conference, item_id, item["title"])

@@ -183,7 +183,7 @@ class StaffConferencePages(Controller):
         items = await queries.programme(db, conference["id"])
         item = next((i for i in items if i["id"] == item_id), None)
         if item is None:
-            raise logic.not_found()
+            raise logic.item_not_found()
         return _form_page(
             "conferences/item.html",
             conference=conference,
@@ -203,6 +203,8 @@ class StaffConferencePages(Controller):
     ) -> Any:
         items = await queries.programme(db, conference["id"])
         item = next((i for i in items if i["id"] == item_id), None)
+        if item is None:  # also one of another conference
+            raise logic.item_not_found()
         form = Form(await request.form(), conference["timezone"])
         _item_form(form, conference)
         if form.valid:
