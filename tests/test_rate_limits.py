@@ -51,6 +51,10 @@ def test_every_link_and_public_form_is_limited(settings: Settings) -> None:
         "POST /conferences/{slug}/exhibit": "exhibitor-form",
         "POST /api/v1/conferences/{slug}/exhibitor-bookings": "exhibitor-request",
         "PUT /api/v1/registrations/{token}/forums/{forum_id}": "forum-signup",
+        "POST /staff/reset": "password-reset",
+        "POST /api/v1/staff/password-reset": "password-reset",
+        "POST /api/v1/staff/invitations/accept": "links",
+        "POST /staff/account/password": "password-change",
     }
     assert {key: limits[key] for key in forms} == {key: [n] for key, n in forms.items()}
 
