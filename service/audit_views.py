@@ -41,6 +41,7 @@ def action_groups() -> dict[str, str]:
         "announcement.": _("Announcements"),
         "staff.": _("Staff accounts"),
         "device.": _("Door devices"),
+        "settings.": _("Settings"),
     }
 
 
@@ -73,11 +74,20 @@ def action_names() -> dict[str, str]:
         "export.downloaded": _("Data downloaded"),
         "announcement.sent": _("Announcement sent"),
         "staff.invited": _("Staff member invited"),
+        "staff.invitation_resent": _("Invitation sent again"),
+        "staff.invitation_accepted": _("Invitation accepted"),
         "staff.updated": _("Staff account changed"),
+        "staff.password_changed": _("Password changed"),
+        "staff.password_reset": _("Password set anew by e-mail link"),
+        "staff.two_factor_enabled": _("Two-factor login turned on"),
+        "staff.two_factor_disabled": _("Two-factor login turned off"),
+        "staff.recovery_codes_renewed": _("New recovery codes"),
         "staff.login": _("Logged in to an account"),
         "staff.login_failed": _("Failed login to an account"),
         "device.added": _("Door device added"),
+        "device.paired": _("Door device paired"),
         "device.removed": _("Door device removed"),
+        "settings.updated": _("Settings changed"),
     }
 
 
