@@ -10,6 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -17,9 +18,10 @@ from service import team
 from service.settings import Settings
 from tests.live_server import BROWSER_TIMEOUT_MS, SECRET_KEY
 from tests.smtp_server import smtp_server
+from tests.test_accessibility import AXE, Audit
 from tests.test_browser import create_conference
 from tests.test_registration_mail import deliver, text_of
-from tests.test_team_api import NEW_PASSWORD
+from tests.test_team_api import NEW_PASSWORD, link_token
 
 __all__ = ["smtp_server"]  # a fixture, imported for pytest
 
@@ -126,3 +128,61 @@ async def test_invite_mail_link_password_login(
     await page.set_viewport_size(PHONE)
     await page.goto("/staff/reset")
     await shoot(page, "forgot-phone")
+
+
+async def test_axe_finds_nothing_on_the_team_and_account_pages(
+    browser: Browser, live_server: str, make_staff, pool
+):
+    """axe-core (WCAG 2.1 AA) on every page of staff accounts, also with field messages, in
+    German at 320 px and light, in English at desktop size and dark, as for the public pages."""
+    admin = await make_staff("admin")
+    await create_conference(live_server, admin)
+    invited_id = await pool.fetchval(
+        "INSERT INTO staff (email, name, role) VALUES ('neu@example.org', 'Nora Neu', 'scanner') "
+        "RETURNING id"
+    )
+    problems: list[str] = []
+    for language, width, scheme in (("de", 320, "light"), ("en", 1280, "dark")):
+        context = await browser.new_context(
+            base_url=live_server,
+            locale="de-DE",
+            viewport={"width": width, "height": 800},
+            color_scheme=scheme,
+        )
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        await context.add_init_script(path=str(AXE))
+        audit = Audit(await context.new_page(), language, scheme)
+        try:
+            page = audit.page
+            await page.goto(f"/staff/reset?lang={language}")
+            await audit.check("forgot password")
+            await audit.submit(400)
+            await audit.check("forgot password, empty")
+            await page.fill("#f-email", "niemand@example.org")
+            await audit.submit(200)
+            await audit.check("forgot password, sent")
+            async with httpx.AsyncClient(base_url=live_server) as api:
+                await api.post(f"/api/v1/staff/{invited_id}/invitation", headers=admin.headers)
+            token = await link_token(pool, SECRET_KEY, "neu@example.org", "invitation")
+            await audit.visit(f"/staff/invite/{token}", "set password")
+            await audit.submit(400)
+            await audit.check("set password, empty")
+            await audit.visit("/staff/invite/" + "A" * 26, "unknown link", status=404)
+
+            await page.goto("/staff/login")
+            await page.fill("#f-email", admin.email)
+            await page.fill("#f-password", admin.password)
+            await page.locator("main form button[type=submit]").click()
+            await expect(page).not_to_have_url(re.compile(r"/staff/login"))
+            await audit.visit("/staff/team", "team")
+            await audit.submit(400)
+            await audit.check("team, invitation with errors")
+            await audit.visit(f"/staff/team/{invited_id}", "team member")
+            await audit.visit("/staff/account", "account")
+            await page.locator("main form button[type=submit]").first.click()
+            await expect(page.locator("#error-summary")).to_be_visible()
+            await audit.check("account, password change with errors")
+        finally:
+            await context.close()
+        problems += audit.problems
+    assert not problems, "axe-core found violations:\n" + "\n".join(problems)
