@@ -476,3 +476,38 @@ async def test_every_download_is_recorded(client, pool, settings, organiser, cou
     refused = await client.get(f"/staff/conferences/{SLUG}/badges?layout=a5")
     assert refused.status_code == 400
     await count.none()
+
+
+async def test_a_door_device_admitting_by_hand_is_named_as_the_door(
+    client, pool, settings, organiser, count
+) -> None:
+    """A paired phone acts as its door: the entry names the device, not a staff account."""
+    await make_conference(client, organiser)
+    [(person, _token)] = await make_attendees(pool, settings.secret_key, SLUG, 1)
+    door = await client.post(
+        f"/api/v1/conferences/{SLUG}/devices",
+        json={"name": "Eingang Nord"},
+        headers=organiser.headers,
+    )
+    assert door.status_code == 201, door.text
+    code = door.json()["pairing_url"].rsplit("/", 1)[1]
+    paired = await client.post("/api/v1/devices/pair", json={"code": code})
+    assert paired.status_code == 200, paired.text
+    device = {"Authorization": f"Bearer {paired.json()['token']}"}
+    await count.new()
+    admitted = await client.post(
+        "/api/v1/checkin/manual",
+        json={"conference": SLUG, "registration_id": person},
+        headers=device,
+    )
+    assert admitted.json()["status"] == "ok", admitted.text
+    entry = await count.one("checkin.manual")
+    assert (entry["actor_staff_id"], entry["actor_device_id"]) == (None, door.json()["id"])
+    assert entry["details"] == {"gate": "Eingang Nord"}  # the door's own name as gate
+    log = await client.get(
+        f"/api/v1/conferences/{SLUG}/audit",
+        params={"action": "checkin.manual"},
+        headers={**organiser.headers, "Accept-Language": "de"},
+    )
+    [item] = log.json()["items"]
+    assert item["actor"] == "Gerät „Eingang Nord“"
