@@ -46,7 +46,11 @@ from tests.forum_support import forum_payload, make_attendees
 from tests.registration_support import registration_payload
 
 SLUG = "fachtag-2027"
-ROLES = ("attendee", "anonymous", "scanner", "organiser", "admin")
+# Staff limited to SLUG: there they are what their role is; the conference FOREIGN (with things
+# of its own) is unknown to them (`test_limited_staff_find_nothing_of_another_conference`).
+LIMITED = {"limited scanner": "scanner", "limited organiser": "organiser"}
+FOREIGN = "andere-tagung-2027"
+ROLES = ("attendee", "anonymous", "scanner", "organiser", "admin", *LIMITED)
 STAFF_RANK = {"scanner": 1, "organiser": 2, "admin": 3}
 
 # Access rules.
@@ -192,6 +196,17 @@ MATRIX: dict[str, str] = {
     "GET /staff/conferences/{slug}/entrance/arrivals.svg": ORGANISER,
     "GET /staff/conferences/{slug}/entrance/events": ORGANISER,
     "GET /staff/conferences/{slug}/badges": ORGANISER,
+    # door devices
+    "POST /api/v1/conferences/{slug}/devices": ORGANISER,
+    "GET /api/v1/conferences/{slug}/devices": ORGANISER,
+    "DELETE /api/v1/conferences/{slug}/devices/{device_id}": ORGANISER,
+    "POST /api/v1/devices/pair": PUBLIC,
+    "GET /pair/{code}": PUBLIC,  # what a live pairing code names: its door and conference
+    "GET /scan/device": PUBLIC,  # the scanner page, nothing of any conference in it
+    "GET /staff/conferences/{slug}/devices": ORGANISER,
+    "POST /staff/conferences/{slug}/devices": ORGANISER,
+    "GET /staff/conferences/{slug}/devices/{device_id}/remove": ORGANISER,
+    "POST /staff/conferences/{slug}/devices/{device_id}/remove": ORGANISER,
     # forums
     "GET /api/v1/conferences/{slug}/forums": PUBLIC,
     "POST /api/v1/conferences/{slug}/forums": ORGANISER,
@@ -355,6 +370,7 @@ class World:
     booking_id: int  # a request waiting for review
     registration_id: int  # someone else's registration, for the staff pages
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    foreign: dict[str, Any] = field(default_factory=dict)  # FOREIGN's things (path values)
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -433,6 +449,14 @@ class World:
             json=forum_payload(title=self.unique("Forum ")),
         )
         return response.json()["id"]
+
+    async def fresh_door(self) -> tuple[int, str]:
+        """A door of the conference waiting for its device: (id, pairing code)."""
+        response = await self.api(
+            "POST", f"/api/v1/conferences/{SLUG}/devices", json={"name": self.unique("Tür ")}
+        )
+        door = response.json()
+        return door["id"], door["pairing_url"].rsplit("/", 1)[1]
 
     async def fresh_staff(self) -> int:
         """An invited account (no password yet), to change, deactivate or invite again."""
@@ -543,6 +567,8 @@ async def world(pool: asyncpg.Pool, matrix_settings: Settings) -> AsyncIterator[
         world.booking_id = await pool.fetchval(
             "SELECT id FROM exhibitor_bookings WHERE email = 'waiting@example.org'"
         )
+        await add_limited_staff(world)
+        world.foreign = await foreign_conference(world)
         yield world
 
 
@@ -552,6 +578,7 @@ def rule_of(route: Route) -> str:
 
 def expected(route: Route, role: str) -> str:
     rule = rule_of(route)
+    role = LIMITED.get(role, role)  # in their own conference, as their role
     if rule == PUBLIC:
         return "allowed"
     if rule == NOWHERE:
@@ -602,6 +629,8 @@ async def path_for(world: World, route: Route, role: str) -> str:
         values["item_id"] = await world.fresh_programme_item()
     if "{forum_id}" in route.template and route.destructive and "/r/" not in route.template:
         values["forum_id"] = await world.fresh_forum()
+    if "{device_id}" in route.template or "{code}" in route.template:
+        values["device_id"], values["code"] = await world.fresh_door()
     if "{staff_id}" in route.template:
         values["staff_id"] = await world.fresh_staff()
     if "{token_id}" in route.template:
@@ -781,3 +810,228 @@ async def test_no_token_or_id_opens_someone_elses_data(world: World) -> None:
     assert await world.pool.fetchval(
         "SELECT revoked_at IS NULL FROM api_tokens WHERE id = $1", organisers_token
     )
+
+
+# What a paired door device may call with its token (service.auth.FOR_DOOR_DEVICES): the
+# scanner page's calls. Every other staff route answers it 403.
+DOOR_DEVICE_ROUTES = {
+    "POST /api/v1/checkin",
+    "POST /api/v1/checkin/manual",
+    "POST /api/v1/checkin/undo",
+    "POST /api/v1/checkin/batch",
+    "GET /api/v1/conferences/{slug}/checkin/search",
+    "GET /api/v1/conferences/{slug}/checkin/offline-data",
+}
+
+
+async def test_a_door_device_reaches_the_scanner_calls_only(world: World) -> None:
+    """Every staff route, page or API, called with a paired door device's token (its own
+    conference where a path names one): the scanner's calls let it in, everything else 403."""
+    _door_id, code = await world.fresh_door()
+    world.client.cookies.clear()
+    paired = await world.client.post("/api/v1/devices/pair", json={"code": code})
+    assert paired.status_code == 200, paired.text
+    device = {"Authorization": f"Bearer {paired.json()['token']}"}
+    routes = [r for r in app_routes(world.client.app) if MATRIX.get(r.key) in STAFF_RANK]
+    assert {r.key for r in routes} >= DOOR_DEVICE_ROUTES
+    wrong = []
+    for route in routes:
+        path = await path_for(world, route, "scanner")
+        world.client.cookies.clear()
+        kwargs: dict[str, Any] = {"headers": device, "follow_redirects": False}
+        if route.method in ("POST", "PUT", "PATCH"):
+            kwargs["json"] = BODIES.get(route.key, {})
+        response = await world.client.request(route.method, path, **kwargs)
+        want = "allowed" if route.key in DOOR_DEVICE_ROUTES else "403"
+        if outcome(response) != want:
+            wrong.append(f"{route.key}: expected {want}, got {response.status_code}")
+    assert not wrong, "a door device's token:\n" + "\n".join(wrong)
+
+
+# ── staff limited to some conferences (issue 14, point 3) ───────────────────────────────────
+
+# A path of a conference's things: its slug, or the id of something of it.
+OF_A_CONFERENCE = (
+    "{slug}",
+    "{forum_id}",
+    "{stand_id}",
+    "{booking_id}",
+    "{registration_id}",
+    "{item_id}",
+    "{device_id}",
+)
+# Staff calls that name their conference in the body instead.
+CONFERENCE_IN_BODY = {
+    "POST /api/v1/checkin",
+    "POST /api/v1/checkin/manual",
+    "POST /api/v1/checkin/undo",
+    "POST /api/v1/checkin/batch",
+}
+# Bodies valid for these calls (Litestar refuses an invalid body with 400 before any lookup),
+# so that each call reaches the check of the conference; the ids in them do not matter.
+FOREIGN_BODIES: dict[str, dict[str, Any]] = {
+    "PATCH /api/v1/conferences/{slug}": {"title": "Übernommen"},
+    "POST /api/v1/conferences/{slug}/programme": {
+        "kind": "plenary",
+        "title": "Fremd",
+        "starts_at": "2027-05-10T10:00:00+02:00",
+        "ends_at": "2027-05-10T11:00:00+02:00",
+    },
+    "PATCH /api/v1/conferences/{slug}/programme/{item_id}": {"title": "Fremd"},
+    "POST /api/v1/conferences/{slug}/forums": forum_payload(title="Fremd"),
+    "PATCH /api/v1/forums/{forum_id}": {"capacity": 3},
+    "POST /api/v1/forums/{forum_id}/move": {"registration_id": 1, "to_forum_id": 1},
+    "POST /api/v1/forums/{forum_id}/attendance": {"secret": "ABCDEFGHJKMNPQRSTUVWXYZ234"},
+    "POST /api/v1/conferences/{slug}/stands": {"code": "Z1", "width_m": 2, "depth_m": 2},
+    "POST /api/v1/conferences/{slug}/stands/row": {
+        "prefix": "Z",
+        "first_number": 1,
+        "count": 2,
+        "width_m": 2,
+        "depth_m": 2,
+    },
+    "PATCH /api/v1/stands/{stand_id}": {"blocked": True},
+    "POST /api/v1/exhibitor-bookings/{booking_id}/approve": {"stand_id": 1},
+    "POST /api/v1/exhibitor-bookings/{booking_id}/reassign": {"stand_id": 1},
+    "POST /api/v1/checkin/manual": {"conference": FOREIGN, "registration_id": 1},
+    "POST /api/v1/checkin/undo": {"conference": FOREIGN, "registration_id": 1},
+    "POST /api/v1/checkin/batch": {"conference": FOREIGN, "scans": []},
+    "POST /api/v1/conferences/{slug}/devices": {"name": "Fremde Tür"},
+}
+FOREIGN_QUERIES = {"GET /api/v1/conferences/{slug}/checkin/search": "?q=Fremd"}
+# No lookup, nothing shown: a redirect to the page that looks (and answers 404).
+REDIRECTS = {"GET /staff/forums/{forum_id}/move"}
+
+
+async def add_limited_staff(world: World) -> None:
+    """A scanner and an organiser who see only SLUG, by token (API) and session (pages)."""
+    for name, role in LIMITED.items():
+        email = f"{name.replace(' ', '-')}@matrix.example.org"
+        async with world.pool.acquire() as db:
+            await create_staff(db, email, role, PASSWORD)
+            token = await issue_token(db, email, "matrix")
+            await db.execute("UPDATE staff SET all_conferences = false WHERE email = $1", email)
+            await db.execute(
+                "INSERT INTO staff_conferences (staff_id, conference_id) SELECT s.id, c.id "
+                "FROM staff s, conferences c WHERE s.email = $1 AND c.slug = $2",
+                email,
+                SLUG,
+            )
+        caller = await browser_cookies(world.client, StaffAccount(email, role, token))
+        world.callers[name] = replace(caller, name=name)
+
+
+async def foreign_conference(world: World) -> dict[str, Any]:
+    """FOREIGN with one of each thing a staff path names, and an attendee's ticket."""
+    payload = conference_payload(slug=FOREIGN, title="Andere Tagung 2027", capacity=50)
+    await world.api("POST", "/api/v1/conferences", json=payload)
+    base = f"/api/v1/conferences/{FOREIGN}"
+    stand = await world.api(
+        "POST", f"{base}/stands", json={"code": "F1", "width_m": 3, "depth_m": 2}
+    )
+    forum = await world.api("POST", f"{base}/forums", json=forum_payload(title="Fremdes Forum"))
+    programme = FOREIGN_BODIES["POST /api/v1/conferences/{slug}/programme"]
+    item = await world.api("POST", f"{base}/programme", json=programme)
+    [(registration_id, token)] = await make_attendees(
+        world.pool, world.settings.secret_key, FOREIGN, 1, prefix="fremd"
+    )
+    world.client.cookies.clear()
+    ticket = (await world.client.get(f"/api/v1/registrations/{token}")).json()["ticket"]
+    await world.client.post(
+        f"{base}/exhibitor-bookings",
+        json=booking_payload(email="fremd@example.org", organisation="Fremd e. V."),
+    )
+    booking_id = await world.pool.fetchval(
+        "SELECT id FROM exhibitor_bookings WHERE email = 'fremd@example.org'"
+    )
+    door = await world.api("POST", f"{base}/devices", json={"name": "Fremde Tür"})
+    return {
+        "slug": FOREIGN,
+        "stand_id": stand.json()["id"],
+        "forum_id": forum.json()["id"],
+        "item_id": item.json()["id"],
+        "registration_id": registration_id,
+        "booking_id": booking_id,
+        "device_id": door.json()["id"],
+        "ticket": ticket["secret"],
+    }
+
+
+def of_a_conference(route: Route) -> bool:
+    return any(name in route.template for name in OF_A_CONFERENCE) or (
+        route.key in CONFERENCE_IN_BODY
+    )
+
+
+async def test_limited_staff_find_nothing_of_another_conference(world: World) -> None:
+    """Every staff route of a conference, called by the limited scanner and organiser (and a
+    door device of SLUG) on FOREIGN and its things: 404, as an unknown conference or id, where
+    the role would let them in (403 where it would not); the door says `other_conference`. The
+    limited staff also try FOREIGN's ids under their own SLUG: 404. Nothing changes. (In SLUG
+    they are what their role is: `test_access_matrix`.)"""
+    _door_id, code = await world.fresh_door()
+    world.client.cookies.clear()
+    paired = await world.client.post("/api/v1/devices/pair", json={"code": code})
+    device = {"Authorization": f"Bearer {paired.json()['token']}"}
+    routes = [
+        r
+        for r in app_routes(world.client.app)
+        if MATRIX.get(r.key) in STAFF_RANK and of_a_conference(r)
+    ]
+    assert len(routes) > 60
+    # The door records the refused scans (nowhere near FOREIGN's) and when the device was seen.
+    recorded = ("scans", "devices")
+    before = {k: v for k, v in (await table_digests(world.pool)).items() if k not in recorded}
+    wrong = []
+    for route in routes:
+        values = {"action": "reject" if "/exhibitors/" in route.template else "cancel"}
+        query = FOREIGN_QUERIES.get(route.key, "")
+        cases = [(route.template.format(**world.foreign, **values) + query, "door device")]
+        if "{slug}" in route.template and route.template.count("{") > 1:
+            # Their own conference with another's id.
+            mixed = route.template.format(**{**world.foreign, "slug": SLUG}, **values)
+            cases.append((mixed + query, None))
+        body = FOREIGN_BODIES.get(route.key, {})
+        if route.key == "POST /api/v1/checkin":
+            body = {"conference": FOREIGN, "secret": world.foreign["ticket"]}
+        for path, also in cases:
+            for who in (*LIMITED, also) if also else LIMITED:
+                response = await _call_as(world, route, who, path, body, device)
+                if who == "door device":
+                    let_in = route.key in DOOR_DEVICE_ROUTES
+                else:
+                    let_in = STAFF_RANK[LIMITED[who]] >= STAFF_RANK[rule_of(route)]
+                want = "403" if not let_in else "allowed" if route.key in REDIRECTS else "404"
+                got = "400" if response.status_code == 400 else outcome(response)
+                if route.key == "POST /api/v1/checkin" and let_in:
+                    want = "allowed, other_conference"
+                    if got == "allowed":
+                        answer = response.json()
+                        got += f", {answer['reason']}" if answer["status"] == "error" else ", ok"
+                if want != got:
+                    wrong.append(
+                        f"{route.method} {path} as {who}: expected {want}, got {got} "
+                        f"({response.status_code} {response.text[:100]!r})"
+                    )
+    assert not wrong, f"{len(wrong)} cells differ:\n" + "\n".join(wrong)
+    after = await table_digests(world.pool)
+    assert {k: v for k, v in after.items() if k not in recorded} == before
+
+
+async def _call_as(
+    world: World, route: Route, who: str, path: str, body: dict[str, Any], device: dict[str, str]
+) -> httpx.Response:
+    """A limited caller by token (API) or session (pages), or the door device by its token."""
+    caller = world.callers.get(who)
+    if caller is None:  # the door device
+        headers, cookies, csrf = device, {}, world.callers["anonymous"].csrf
+    else:
+        assert caller.account is not None
+        headers = caller.account.headers if route.is_api else {}
+        cookies, csrf = ({} if route.is_api else caller.cookies), caller.csrf
+    world.client.cookies.clear()
+    world.client.cookies.update(cookies)
+    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+    if route.method in ("POST", "PUT", "PATCH"):
+        kwargs |= {"json": body} if route.is_api else {"data": {"_csrf_token": csrf}}
+    return await world.client.request(route.method, path, **kwargs)
