@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from service import audit
 from service.auth import StaffUser
+from tests.live_server import BROWSER_TIMEOUT_MS
 from tests.registration_support import SLUG
+from tests.test_accessibility import AXE, Audit
 from tests.test_browser import create_conference, log_in
 
 pytestmark = pytest.mark.browser
@@ -86,8 +88,10 @@ async def test_the_audit_log_in_the_browser(
     await page.screenshot(path=str(SHOTS / "audit-conference-phone-table.png"))
 
     await page.get_by_role("link", name="Ältere Einträge").click()
-    await expect(rows.last).to_contain_text("Stand zugewiesen")
-    await expect(rows.last).to_contain_text("Standbuchung „Caritasverband Hannover e. V.“")
+    approved = page.locator('tbody tr[data-action="exhibitor_booking.approved"]')
+    await expect(approved).to_contain_text("Stand zugewiesen")
+    await expect(approved).to_contain_text("Standbuchung „Caritasverband Hannover e. V.“")
+    await expect(rows.last).to_contain_text("Tagung angelegt")  # made through the API
 
     # Only the entrance's entries of today.
     await page.get_by_label("Was").select_option("checkin.")
@@ -138,3 +142,39 @@ async def test_the_audit_log_in_the_browser(
     await page.screenshot(path=str(SHOTS / "audit-installation-desktop.png"), full_page=False)
     await page.set_viewport_size(PHONE)
     await page.screenshot(path=str(SHOTS / "audit-installation-phone.png"))
+
+
+async def test_axe_finds_nothing_on_the_audit_log_pages(
+    browser: Browser, live_server: str, organiser, make_staff, pool
+):
+    """axe-core (WCAG 2.1 AA) on both pages, also with a field message, in German at 320 px
+    and light, in English at desktop size and dark; nothing wider than the screen but the
+    table in its own scroll box."""
+    await create_conference(live_server, organiser)
+    await fill_the_log(pool, organiser)
+    admin = await make_staff("admin")
+    problems: list[str] = []
+    for language, width, scheme in (("de", 320, "light"), ("en", 1280, "dark")):
+        context = await browser.new_context(
+            base_url=live_server,
+            locale="de-DE",
+            viewport={"width": width, "height": 800},
+            color_scheme=scheme,
+        )
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        await context.add_init_script(path=str(AXE))
+        audit = Audit(await context.new_page(), language, scheme)
+        try:
+            await log_in(audit.page, admin)
+            base = f"/staff/conferences/{SLUG}/audit"
+            await audit.visit(f"{base}?lang={language}", "conference's log")
+            await audit.visit(
+                f"{base}?action=checkin.&since=morgen&lang={language}",
+                "conference's log, a wrong date",
+                status=400,
+            )
+            await audit.visit(f"/staff/audit?lang={language}", "installation's log")
+        finally:
+            await context.close()
+        problems += audit.problems
+    assert not problems, "axe-core found violations:\n" + "\n".join(problems)
