@@ -202,3 +202,37 @@ async def test_a_scan_with_a_cookie_passes_every_layer(
     assert admitted.headers["content-encoding"] == "gzip"
     # The session middleware renewed the session cookie with the answer.
     assert "tagung_session=" in admitted.headers.get("set-cookie", "")
+
+
+async def test_a_paired_door_device_takes_the_short_way_too(
+    app, client, organiser, pool, settings, caplog
+):
+    """A door device's token (registration/entrance/devices.py) is checked by the same one
+    statement: the scan skips the browser layers, is recorded under the door's name, and a
+    removed device is refused there with 401."""
+    await make_conference(client, organiser)
+    secret = await long_ticket(client, pool, settings, "tuer@example.org")
+    door = await client.post(
+        f"/api/v1/conferences/{SLUG}/devices",
+        json={"name": "Eingang Nord"},
+        headers=organiser.headers,
+    )
+    code = door.json()["pairing_url"].rsplit("/", 1)[1]
+    token = (await client.post("/api/v1/devices/pair", json={"code": code})).json()["token"]
+    device = (b"authorization", f"Bearer {token}".encode())
+    caplog.set_level(logging.INFO, logger="tagung.requests")
+
+    answer = await asgi_post(app, scan(secret, gate="Süd"), [device, GZIP])
+    assert answer.status == 200 and "session" not in answer.scope
+    assert answer.header("content-encoding") is None
+    assert answer.json()["status"] == "ok" and answer.json()["gate"] == "Eingang Nord"
+
+    removed = await client.delete(
+        f"/api/v1/conferences/{SLUG}/devices/{door.json()['id']}", headers=organiser.headers
+    )
+    assert removed.status_code == 204
+    refused = await asgi_post(app, scan(secret), [device, (b"accept-language", b"en")])
+    assert refused.status == 401 and "session" not in refused.scope
+    assert refused.json()["detail"].startswith("This device has been removed by the organisers.")
+    async with pool.acquire() as db:
+        assert await db.fetchval("SELECT count(*) FROM scans") == 1
