@@ -373,3 +373,46 @@ async def test_cli_staff_add_still_makes_an_active_account(pool):
         staff_id,
     )
     assert row["all_conferences"] and row["has_password"]
+
+
+async def test_an_administrator_has_all_conferences(client, make_staff, pool):
+    admin = await make_staff("admin")
+    await client.post("/api/v1/conferences", json=conference_payload(), headers=admin.headers)
+    made = (await invite(client, admin, conferences=["fachtag-2027"])).json()
+    assert made["all_conferences"] is False
+    promoted = await client.patch(
+        f"/api/v1/staff/{made['id']}", json={"role": "admin"}, headers=admin.headers
+    )
+    assert promoted.status_code == 200
+    assert promoted.json()["all_conferences"] is True and promoted.json()["conferences"] == []
+    limited = await client.patch(
+        f"/api/v1/staff/{made['id']}", json={"conferences": ["fachtag-2027"]}, headers=admin.headers
+    )
+    assert limited.status_code == 400 and "conferences" in errors_of(limited)
+
+
+async def test_a_deactivated_account_gets_no_link_and_its_links_stop(
+    client, make_staff, pool, settings
+):
+    admin = await make_staff("admin")
+    made = (await invite(client, admin)).json()
+    token = await link_token(pool, settings.secret_key, "neu@example.org", "invitation")
+    off = await client.patch(
+        f"/api/v1/staff/{made['id']}", json={"active": False}, headers=admin.headers
+    )
+    assert off.status_code == 200
+    accepted = await client.post(
+        "/api/v1/staff/invitations/accept", json={"token": token, "password": NEW_PASSWORD}
+    )
+    assert accepted.status_code == 409
+    resent = await client.post(f"/api/v1/staff/{made['id']}/invitation", headers=admin.headers)
+    assert resent.status_code == 409
+    organiser = await make_staff("organiser")
+    organiser_id = await pool.fetchval("SELECT id FROM staff WHERE email = $1", organiser.email)
+    await client.patch(
+        f"/api/v1/staff/{organiser_id}", json={"active": False}, headers=admin.headers
+    )
+    await client.post("/api/v1/staff/password-reset", json={"email": organiser.email})
+    assert (
+        await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'staff.password_reset'") == 0
+    )
