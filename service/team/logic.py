@@ -8,10 +8,11 @@ hour); only an active account gets one, and the answer is the same either way. E
 works once, and only the newest link of its kind is good.
 
 Concurrency: a link is used by one conditional UPDATE (a second use at the same moment waits
-for the first and finds it used: 409). Changes of an account lock its row, so two admins
-changing one account at once take turns and neither change is lost; changes that could leave
-no active administrator also take one advisory lock, so two admins demoting each other cannot
-both succeed.
+for the first and finds it used: 409). A change of an account first takes one advisory lock
+for all account changes, then its row lock, and reads the account only then: two admins
+changing one account at once take turns and neither change is lost, and two admins demoting
+each other cannot both count the other as the administrator who remains. (Changes are rare;
+one at a time costs nothing.)
 
 Every change is written to the audit log in its own transaction (service.audit).
 """

@@ -85,8 +85,8 @@ async def set_conferences(db: asyncpg.Connection, staff_id: int, conference_ids:
 
 
 async def lock_account_changes(db: asyncpg.Connection) -> None:
-    """Changes of role and activity take turns (until the transaction ends), so that two admins
-    each demoting the other cannot both count the other as the remaining admin."""
+    """Changes of accounts take turns (until the transaction ends), so that two admins each
+    demoting the other cannot both count the other as the remaining admin."""
     await db.execute("SELECT pg_advisory_xact_lock(hashtext('tagung staff accounts'))")
 
 
