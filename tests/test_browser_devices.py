@@ -212,3 +212,25 @@ async def test_the_pages_at_both_sizes(browser: Browser, live_server: str, organ
     await used.screenshot(path=str(SHOTS / "devices-phone-used-link.png"))
     await page.context.close()
     await used.context.close()
+
+
+async def test_signing_the_device_out_forgets_its_token(
+    browser: Browser, live_server: str, organiser
+):
+    await create_conference(live_server, organiser)
+    async with httpx.AsyncClient(base_url=live_server, headers=organiser.headers) as api:
+        door = await api.post(f"/api/v1/conferences/{SLUG}/devices", json={"name": "Tür C"})
+    phone = await context_page(browser, live_server, PHONE)
+    errors: list[str] = []
+    phone.on("pageerror", lambda error: errors.append(str(error)))
+    await phone.goto(door.json()["pairing_url"].removeprefix(live_server))
+    await phone.get_by_role("button", name=re.compile("Dieses Gerät als Scanner")).click()
+    await expect(phone.locator("#scan-where")).to_contain_text("Tür C")
+
+    phone.once("dialog", lambda dialog: dialog.accept())
+    await phone.get_by_role("button", name="Gerät abmelden").click()
+    await expect(phone.locator("#scan-auth")).to_contain_text("nicht als Gerät")
+    await expect(phone.locator("#scan-main")).to_be_hidden()
+    assert await phone.evaluate("() => Object.keys(localStorage)") == []
+    assert errors == []
+    await phone.context.close()
