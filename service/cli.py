@@ -317,6 +317,26 @@ def cmd_staff_token(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_connection(url, run))
 
 
+def cmd_staff_two_factor_off(args: argparse.Namespace, settings: Settings) -> int:
+    from service.two_factor import turn_off_for
+
+    async def run(conn: asyncpg.Connection) -> int:
+        turned_off = await turn_off_for(conn, args.email)
+        if turned_off is None:
+            raise CommandError(f"There is no account for {args.email}.")
+        if not turned_off:
+            print(f"Two-factor login was not on for {args.email.lower()}.")
+            return 0
+        print(
+            f"Two-factor login is off for {args.email.lower()}: the password alone logs in "
+            "until it is set up again (if it is required, at the next login)."
+        )
+        return 0
+
+    with database(settings) as url:
+        return asyncio.run(_with_connection(url, run))
+
+
 class _DryRun(Exception):
     """Rolls the purge's transaction back after counting."""
 
@@ -457,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("email", type=_email)
     token.add_argument("--label", default="", help="e.g. the door or the device")
     token.set_defaults(handler=cmd_staff_token)
+    two_factor_off = staff_commands.add_parser(
+        "two-factor-off",
+        help="turn two-factor login off for someone who lost the phone and the recovery codes",
+    )
+    two_factor_off.add_argument("email", type=_email)
+    two_factor_off.set_defaults(handler=cmd_staff_two_factor_off)
     return parser
 
 

@@ -35,7 +35,7 @@ import asyncpg
 import pyotp
 from pyotp.exceptions import OTPVerificationError
 
-from service import audit, login_limit, tokens
+from service import audit, login_limit, staff_queries, tokens
 from service import two_factor_queries as queries
 from service.auth import StaffUser, verify_password
 from service.errors import FieldErrors
@@ -332,6 +332,28 @@ async def disable(
             subject_label=staff.email,
         )
     await login_limit.forget_attempts(db, staff.email)
+
+
+async def turn_off_for(db: asyncpg.Connection, email: str) -> bool | None:
+    """Two-factor login off for an account whose person lost both the phone and the recovery
+    codes (`tagung staff two-factor-off`: whoever has a shell may change the database anyway).
+    None: no such account; False: it was off."""
+    account = await staff_queries.by_email(db, email.strip().lower())
+    if account is None:
+        return None
+    async with db.transaction():
+        if not await queries.disable(db, account["id"]):
+            return False
+        await audit.record(
+            db,
+            "staff.two_factor_disabled",
+            actor=None,
+            actor_label="tagung staff two-factor-off",
+            subject_type="staff",
+            subject_id=account["id"],
+            subject_label=account["email"],
+        )
+    return True
 
 
 # ── the installation's requirement ──────────────────────────────────────────────────────────

@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from service import login_limit, tokens, two_factor
 from service.app import create_app
 from tests.conftest import CSRF_FIELD, StaffAccount, csrf_token, login
+from tests.test_cli import tagung
 
 SETUP = "/staff/account/two-factor"
 SECRET = re.compile(r'id="totp-secret">([A-Z2-7 ]+)<')
@@ -391,3 +392,20 @@ def test_a_pending_login_lasts_five_minutes():
     session[two_factor.PENDING_KEY]["at"] -= two_factor.PENDING_LIFETIME + 1
     assert two_factor.pending_of(session) is None
     assert two_factor.pending_of({}) is None and two_factor.pending_of(None) is None
+
+
+async def test_the_command_line_turns_it_off_for_a_lost_phone(
+    client, pool, organiser, database_url
+):
+    await enrol(client, pool, organiser)
+    result = tagung("staff", "two-factor-off", organiser.email.upper(), database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "Two-factor login is off" in result.stdout
+    assert await pool.fetchval("SELECT totp_enabled_at FROM staff") is None
+    [entry] = await audit_entries(pool, "staff.two_factor_disabled")
+    assert entry["actor_staff_id"] is None and entry["subject_label"] == organiser.email
+    assert (await password_step(client, organiser)).headers["location"] == "/staff"
+    again = tagung("staff", "two-factor-off", organiser.email, database_url=database_url)
+    assert again.returncode == 0 and "was not on" in again.stdout
+    nobody = tagung("staff", "two-factor-off", "niemand@example.org", database_url=database_url)
+    assert nobody.returncode == 1
