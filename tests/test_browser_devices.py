@@ -22,6 +22,7 @@ from service import tokens
 from tests.forum_support import make_attendees
 from tests.live_server import BROWSER_TIMEOUT_MS, SECRET_KEY
 from tests.registration_support import SLUG
+from tests.test_accessibility import AXE, Audit
 from tests.test_browser import create_conference, log_in
 
 pytestmark = pytest.mark.browser
@@ -234,3 +235,50 @@ async def test_signing_the_device_out_forgets_its_token(
     assert await phone.evaluate("() => Object.keys(localStorage)") == []
     assert errors == []
     await phone.context.close()
+
+
+async def test_axe_finds_nothing_on_the_door_pages(browser: Browser, live_server: str, organiser):
+    """axe-core (WCAG 2.1 AA) on the doors page (also with a field message), the pairing
+    screen, the removal question, the phone's pairing page (live and used) and the device
+    scanner before pairing: German at 320 px and light, English at desktop size and dark."""
+    await create_conference(live_server, organiser)
+    problems: list[str] = []
+    for language, width, scheme in (("de", 320, "light"), ("en", 1280, "dark")):
+        async with httpx.AsyncClient(base_url=live_server, headers=organiser.headers) as api:
+            door = await api.post(
+                f"/api/v1/conferences/{SLUG}/devices", json={"name": f"Tür {language}"}
+            )
+            used = await api.post(
+                f"/api/v1/conferences/{SLUG}/devices", json={"name": f"Alt {language}"}
+            )
+            code = used.json()["pairing_url"].rsplit("/", 1)[1]
+            assert (await api.post("/api/v1/devices/pair", json={"code": code})).status_code == 200
+        context = await browser.new_context(
+            base_url=live_server,
+            locale="de-DE",
+            viewport={"width": width, "height": 800},
+            color_scheme=scheme,
+        )
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        await context.add_init_script(path=str(AXE))
+        audit = Audit(await context.new_page(), language, scheme)
+        try:
+            await audit.visit(
+                f"/pair/{door.json()['pairing_url'].rsplit('/', 1)[1]}?lang={language}",
+                "pairing page",
+            )
+            await audit.visit(f"/pair/{code}", "pairing page, link used", status=409)
+            await audit.visit("/scan/device", "device scanner, not paired")
+            await log_in(audit.page, organiser)
+            base = f"/staff/conferences/{SLUG}/devices"
+            await audit.visit(f"{base}?lang={language}", "doors and devices")
+            await audit.submit(400)
+            await audit.check("doors and devices, no name given")
+            await audit.page.locator("#f-name").fill(f"Neu {language}")
+            await audit.submit(200)
+            await audit.check("pairing screen")
+            await audit.visit(f"{base}/{door.json()['id']}/remove", "remove a door")
+        finally:
+            await context.close()
+        problems += audit.problems
+    assert not problems, "axe-core found violations:\n" + "\n".join(problems)

@@ -1041,6 +1041,7 @@ if (settings) startScanning();
 else if (!DEVICE_MODE) openSetup();
 else {
   // Not paired here, or removed: nothing to scan with.
+  $("scan-unpaired").hidden = false;
   authProblem = true;
   renderAuth();
 }
