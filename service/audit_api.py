@@ -25,17 +25,23 @@ from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB, share_connection
 from service.errors import FieldErrors
 from service.spreadsheet import MEDIA_TYPE, csv_download
-from service.validation import Cursor, PageSize
+from service.validation import END, Cursor, PageSize
 
 NOT_CACHED = CacheControlHeader(private=True, no_store=True)
 STAFF_SECURITY = [{"BearerToken": []}]
 
+# What the filters look like, in the OpenAPI document too; whether a date exists and lies in
+# the years 2000-2100 is checked by audit_views.read_filters (400 naming the field).
+ACTION_PATTERN = rf"^([a-z_]{{1,40}}\.([a-z_]{{1,40}})?)?{END}"
+_TIME = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+MOMENT_PATTERN = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}({_TIME})?)?{END}"
 ActionParam = Annotated[
     str | None,
     QueryParameter(
         description="One action (`exhibitor_booking.approved`) or a kind, ending in a dot "
         "(`checkin.`).",
         max_length=81,
+        pattern=ACTION_PATTERN,
     ),
 ]
 ActorParam = Annotated[
@@ -50,10 +56,16 @@ _PERIOD = (
     "the conference's time zone)."
 )
 SinceParam = Annotated[
-    str | None, QueryParameter(description=f"From this moment on. {_PERIOD}", max_length=40)
+    str | None,
+    QueryParameter(
+        description=f"From this moment on. {_PERIOD}", max_length=40, pattern=MOMENT_PATTERN
+    ),
 ]
 UntilParam = Annotated[
-    str | None, QueryParameter(description=f"Up to this moment. {_PERIOD}", max_length=40)
+    str | None,
+    QueryParameter(
+        description=f"Up to this moment. {_PERIOD}", max_length=40, pattern=MOMENT_PATTERN
+    ),
 ]
 
 
