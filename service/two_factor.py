@@ -191,11 +191,7 @@ async def after_password(db: asyncpg.Connection, staff_id: int) -> AfterPassword
     if row is None:
         return None
     on = row["totp_enabled_at"] is not None
-    must = (
-        not on
-        and row["role"] in ROLES_IT_MAY_BE_REQUIRED_FOR
-        and await queries.require_two_factor(db)
-    )
+    must = not on and await required_for(db, row["role"])
     return AfterPassword(_actor(row), on, must)
 
 
@@ -361,6 +357,10 @@ async def turn_off_for(db: asyncpg.Connection, email: str) -> bool | None:
 
 async def required(db: asyncpg.Connection) -> bool:
     return await queries.require_two_factor(db)
+
+
+async def required_for(db: asyncpg.Connection, role: str) -> bool:
+    return role in ROLES_IT_MAY_BE_REQUIRED_FOR and await queries.require_two_factor(db)
 
 
 async def set_required(db: asyncpg.Connection, staff: StaffUser, value: bool) -> None:

@@ -104,6 +104,10 @@ class TwoFactorPages(Controller):
             )
         except two_factor.Paused as paused:
             return await self._paused(request, db, staff, paused, form="disable")
+        if staff.device.startswith("session:") and await two_factor.required_for(db, staff.role):
+            # Required for this role (a new phone, say): set up again before anything else.
+            session = request.scope.get("session")
+            request.set_session({**(session or {}), SESSION_TWO_FACTOR_SETUP: True})
         return Redirect(f"{TWO_FACTOR_SETUP_PAGE}?turned_off=1")
 
     async def _paused(

@@ -409,3 +409,25 @@ async def test_the_command_line_turns_it_off_for_a_lost_phone(
     assert again.returncode == 0 and "was not on" in again.stdout
     nobody = tagung("staff", "two-factor-off", "niemand@example.org", database_url=database_url)
     assert nobody.returncode == 1
+
+
+async def test_turned_off_where_it_is_required_it_is_set_up_again_first(client, pool, organiser):
+    """A new phone under the requirement: turning it off leads straight to setting it up."""
+    secret, _codes = await enrol(client, pool, organiser)
+    await pool.execute("UPDATE installation_settings SET require_two_factor = true")
+    page = await client.get(SETUP)
+    off = await client.post(
+        f"{SETUP}/disable",
+        data={
+            "password": organiser.password,
+            "code": await usable_code(pool, organiser, secret),
+            "_csrf_token": _csrf(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert off.headers["location"] == f"{SETUP}?turned_off=1"
+    staff_page = await client.get("/staff", follow_redirects=False)
+    assert staff_page.headers["location"] == SETUP
+    again = await client.get(SETUP)
+    assert "ist die Zwei-Faktor-Anmeldung vorgeschrieben" in again.text
+    assert SECRET.search(again.text)  # a new secret to scan
