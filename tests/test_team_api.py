@@ -90,8 +90,10 @@ async def test_invite_mail_accept_and_log_in(client, make_staff, pool, settings,
         follow_redirects=False,
     )
     assert login.status_code in (302, 303), login.text
-    actions = await pool.fetch("SELECT action FROM audit_log ORDER BY id")
-    assert [a["action"] for a in actions][:2] == ["staff.invited", "staff.invitation_accepted"]
+    actions = await pool.fetch(
+        "SELECT action FROM audit_log WHERE action LIKE 'staff.invit%' ORDER BY id"
+    )
+    assert [a["action"] for a in actions] == ["staff.invited", "staff.invitation_accepted"]
 
 
 async def test_bad_input_is_named_by_field(client, make_staff):
@@ -173,7 +175,12 @@ async def test_unknown_expired_and_replaced_links(client, make_staff, pool, sett
     assert expired.status_code == 409
     assert await pool.fetchval("SELECT password_hash IS NULL FROM staff WHERE id = $1", made["id"])
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'staff.invitation'") == 2
-    actions = [r["action"] for r in await pool.fetch("SELECT action FROM audit_log ORDER BY id")]
+    actions = [
+        r["action"]
+        for r in await pool.fetch(
+            "SELECT action FROM audit_log WHERE action LIKE 'staff.%' ORDER BY id"
+        )
+    ]
     assert actions == ["staff.invited", "staff.invitation_resent"]
 
 
