@@ -78,7 +78,7 @@ class Filters:
 
 
 # $1 conference, $2 exact action, $3 action prefix, $4 actor pattern, $5 since, $6 until.
-_ENTRIES = """
+_SELECT = """
     SELECT a.id, a.at, a.conference_id, c.slug AS conference_slug,
            coalesce(c.timezone, 'Europe/Berlin') AS timezone,
            a.actor_staff_id, a.actor_device_id, a.action, a.subject_type, a.subject_id,
@@ -88,7 +88,12 @@ _ENTRIES = """
     LEFT JOIN audit_labels l ON l.entry_id = a.id
     LEFT JOIN conferences c ON c.id = a.conference_id
     LEFT JOIN devices d ON d.id = a.actor_device_id
-    WHERE ($1::bigint IS NULL OR a.conference_id = $1)
+"""
+# A conference's entries along its index (conference_id, id DESC); the installation's along
+# the primary key ($1 is then NULL, named only to keep the numbering).
+_OF_CONFERENCE = " WHERE a.conference_id = $1"
+_OF_INSTALLATION = " WHERE $1::bigint IS NULL"
+_FILTERS = """
       AND ($2::text IS NULL OR a.action = $2)
       AND ($3::text IS NULL OR starts_with(a.action, $3))
       AND ($4::text IS NULL OR l.actor ILIKE $4 ESCAPE '\\')
@@ -97,15 +102,24 @@ _ENTRIES = """
 """
 
 
+def _entries(filters: Filters) -> str:
+    scope = _OF_INSTALLATION if filters.conference_id is None else _OF_CONFERENCE
+    return _SELECT + scope + _FILTERS
+
+
+NEWEST = 2**63 - 1  # above every id: the first page
+
+
 async def page(
     db: asyncpg.Connection, filters: Filters, after: int, limit: int
 ) -> tuple[list[asyncpg.Record], int | None]:
     """One page, newest first: entries with ids below `after` (0: from the newest); and the
     cursor of the next page, or None on the last."""
     rows = await db.fetch(
-        _ENTRIES + " AND ($7::bigint = 0 OR a.id < $7) ORDER BY a.id DESC LIMIT $8",
+        # `a.id < $7` alone, so that the page starts where the index is (no OR to undo that).
+        _entries(filters) + " AND a.id < $7 ORDER BY a.id DESC LIMIT $8",
         *filters.args(),
-        after,
+        after or NEWEST,
         limit + 1,
     )
     more = len(rows) > limit
@@ -115,7 +129,7 @@ async def page(
 
 def all_matching(db: asyncpg.Connection, filters: Filters) -> AsyncIterator[list[asyncpg.Record]]:
     """Every matching entry, newest first, a batch at a time (the CSV download)."""
-    return in_batches(db, _ENTRIES + " ORDER BY a.id DESC", *filters.args())
+    return in_batches(db, _entries(filters) + " ORDER BY a.id DESC", *filters.args())
 
 
 async def forget_subjects(db: asyncpg.Connection, subject_type: str, subject_ids: list[str]) -> int:
