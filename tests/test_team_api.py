@@ -423,3 +423,30 @@ async def test_a_deactivated_account_gets_no_link_and_its_links_stop(
     assert (
         await pool.fetchval("SELECT count(*) FROM outbox WHERE kind = 'staff.password_reset'") == 0
     )
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one(live_server, make_staff, pool):
+    """Each of the only two admins demotes the other at the same moment (live server, separate
+    connections): one wins, the other is refused, and one active admin remains."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+        for _round in range(6):
+            await pool.execute("UPDATE staff SET role = 'scanner' WHERE role = 'admin'")
+            first, second = await make_staff("admin"), await make_staff("admin")
+            ids = [
+                await pool.fetchval("SELECT id FROM staff WHERE email = $1", a.email)
+                for a in (first, second)
+            ]
+            answers = await asyncio.gather(
+                http.patch(
+                    f"/api/v1/staff/{ids[1]}", json={"role": "organiser"}, headers=first.headers
+                ),
+                http.patch(
+                    f"/api/v1/staff/{ids[0]}", json={"role": "organiser"}, headers=second.headers
+                ),
+            )
+            # The loser is refused by the lock (409), or, arriving after the winner's commit,
+            # is no admin any more (403).
+            codes = sorted(a.status_code for a in answers)
+            assert codes in ([200, 403], [200, 409]), [a.text for a in answers]
+            admins = await pool.fetchval("SELECT count(*) FROM staff WHERE role = 'admin'")
+            assert admins == 1
