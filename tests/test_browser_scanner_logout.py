@@ -5,10 +5,11 @@ neither used nor kept. Headless Chromium on a phone screen, against `tagung serv
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Dialog, Page, expect
 
 from service.staff import set_password
 from tests.test_browser_scanner import SLUG, open_scanner, result, tickets, type_code
@@ -60,12 +61,19 @@ async def test_the_scanner_logout_uploads_first_then_clears_the_phone(
     await type_code(page, first)
     await expect(page.locator("#scan-queue")).to_have_text("1 scan waiting to upload")
 
-    # Offline, a logout would lose the scan: the page asks, and stays when told no.
-    async with page.expect_event("dialog") as asked:
-        await page.get_by_role("button", name="Log out").click()
-    dialog = await asked.value
-    assert "not been uploaded" in dialog.message
-    await dialog.dismiss()
+    # Offline, a logout would lose the scan: the page asks, and stays when told no. The
+    # question is answered as it opens: a click left waiting while a dialog is open stalls
+    # until its timeout when the page is slow (seen under load).
+    asked: asyncio.Queue[str] = asyncio.Queue()
+
+    async def say_no(dialog: Dialog) -> None:
+        await dialog.dismiss()
+        asked.put_nowait(dialog.message)
+
+    page.once("dialog", say_no)
+    await page.get_by_role("button", name="Log out").click()
+    async with asyncio.timeout(30):
+        assert "not been uploaded" in await asked.get()
     await expect(page.locator("#scan-queue")).to_have_text("1 scan waiting to upload")
     assert f"tagung-scan:data:{SLUG}" in await stored(page)
 
