@@ -11,18 +11,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from service import events
 from service.conferences import queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
-from service.errors import FieldErrors
+from service.domain_errors import FieldErrors, NotFound
 from service.i18n import gettext as _
 from service.i18n import ngettext
 
 
-def not_found() -> NotFoundException:
-    return NotFoundException(_("There is no conference at this address."))
+def not_found() -> NotFound:
+    return NotFound(_("There is no conference at this address."))
 
 
 def conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str, str]:
@@ -50,7 +49,9 @@ def conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str,
 
 
 def _slug_taken() -> FieldErrors:
-    return FieldErrors({"slug": _("This web address is already used by another conference.")}, 409)
+    return FieldErrors(
+        {"slug": _("This web address is already used by another conference.")}, taken=True
+    )
 
 
 async def create_conference(db: asyncpg.Connection, values: dict[str, Any]) -> str:
@@ -126,7 +127,7 @@ async def change_item(
         conference = await queries.by_slug(db, slug, for_update=True)
         current = conference and await queries.item(db, conference["id"], item_id)
         if not current:
-            raise NotFoundException(_("There is no such programme item."))
+            raise NotFound(_("There is no such programme item."))
         merged = {**dict(current), **changes}
         errors = item_errors(merged, conference)
         if errors:
@@ -138,7 +139,7 @@ async def remove_item(db: asyncpg.Connection, slug: str, item_id: int) -> None:
     async with db.transaction():
         conference = await queries.by_slug(db, slug, for_update=True)
         if not conference or not await queries.item(db, conference["id"], item_id):
-            raise NotFoundException(_("There is no such programme item."))
+            raise NotFound(_("There is no such programme item."))
         await queries.delete_item(db, item_id)
 
 
