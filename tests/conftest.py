@@ -77,22 +77,26 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+async def empty_all_tables(db: asyncpg.Connection) -> None:
+    """Empties every table (schema_migrations kept) as after `tagung migrate`."""
+    tables = await db.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename <> 'schema_migrations'"
+    )
+    names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+    # The audit log refuses TRUNCATE by a trigger (append-only); between tests the suite
+    # empties it anyway, with triggers off for this one statement.
+    async with db.transaction():
+        await db.execute("SET LOCAL session_replication_role = replica")
+        await db.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await db.execute("INSERT INTO installation_settings DEFAULT VALUES")
+
+
 @pytest.fixture(autouse=True)
 async def clean_tables(pool: asyncpg.Pool) -> None:
     """Every test starts from empty tables (schema_migrations kept)."""
     async with pool.acquire() as db:
-        tables = await db.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'"
-        )
-        if tables:
-            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-            # The audit log refuses TRUNCATE by a trigger (append-only); between tests the
-            # suite empties it anyway, with triggers off for this one statement.
-            async with db.transaction():
-                await db.execute("SET LOCAL session_replication_role = replica")
-                await db.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-            await db.execute("INSERT INTO installation_settings DEFAULT VALUES")
+        await empty_all_tables(db)
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from service import tokens
 from service.app import create_app
 from service.settings import Settings
 from service.staff import create_staff, issue_token
-from tests.conftest import PASSWORD, StaffAccount, conference_payload, csrf_token
+from tests.conftest import PASSWORD, StaffAccount, conference_payload, csrf_token, empty_all_tables
 from tests.exhibitor_support import booking_payload
 from tests.forum_support import forum_payload, make_attendees
 from tests.registration_support import registration_payload
@@ -426,12 +426,7 @@ async def browser_cookies(client: AsyncTestClient, account: StaffAccount | None)
 @pytest.fixture(scope="module")
 async def world(pool: asyncpg.Pool, matrix_settings: Settings) -> AsyncIterator[World]:
     async with pool.acquire() as db:
-        tables = await db.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'"
-        )
-        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-        await db.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await empty_all_tables(db)
     app = create_app(matrix_settings)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         accounts = {role: await staff_account(pool, role) for role in STAFF_RANK}

@@ -26,7 +26,7 @@ from service import tokens
 from service.db import create_pool
 from service.migrate import migrate
 from service.staff import create_staff, issue_token
-from tests.conftest import PASSWORD, conference_payload
+from tests.conftest import PASSWORD, conference_payload, empty_all_tables
 from tests.fault_support import (
     SCALE,
     SECRET_KEY,
@@ -61,12 +61,8 @@ async def procs_pool(procs_url: str):
 
 @pytest.fixture(autouse=True)
 async def empty_tables(procs_pool: asyncpg.Pool) -> None:
-    tables = await procs_pool.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-        "AND tablename <> 'schema_migrations'"
-    )
-    names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-    await procs_pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    async with procs_pool.acquire() as db:
+        await empty_all_tables(db)
 
 
 async def staff_token(pool: asyncpg.Pool, email: str, role: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from service import tokens
 from service.app import create_app
 from service.settings import Settings
 from service.staff import create_staff, issue_token
-from tests.conftest import PASSWORD, conference_payload, csrf_token, login
+from tests.conftest import PASSWORD, conference_payload, csrf_token, empty_all_tables, login
 from tests.exhibitor_support import booking_payload, make_stand, request_and_confirm
 from tests.forum_support import forum_payload, make_forum
 from tests.live_server import SECRET_KEY as LIVE_SECRET_KEY
@@ -109,13 +109,7 @@ async def world(client, pool, settings) -> dict[str, Any]:
     the staff form whose title has a line break, with a forum whose title tries to add a
     calendar property, and Eve registered through the HTML form with a header in her name."""
     async with pool.acquire() as db:
-        tables = await db.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'"
-        )
-        await db.execute(
-            "TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " RESTART IDENTITY"
-        )
+        await empty_all_tables(db)
         await create_staff(db, Staff.email, "admin", PASSWORD)
         Staff.headers = {"Authorization": f"Bearer {await issue_token(db, Staff.email, 't')}"}
     await make_conference(client, Staff, title=TITLE, venue=f"Saal {MARKUP}")

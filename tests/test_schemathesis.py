@@ -32,6 +32,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from service.app import create_app
 from service.settings import Settings
 from service.staff import create_staff, issue_token
+from tests.conftest import empty_all_tables
 from tests.exhibitor_support import make_stand, request_and_confirm
 from tests.forum_support import make_forum
 from tests.registration_support import SLUG, confirm, register
@@ -162,12 +163,7 @@ async def world(pool: asyncpg.Pool, app_settings: Settings) -> AsyncIterator[dic
     """An organiser's token, a conference with a forum, a stand, a confirmed registration and
     a confirmed exhibitor booking (through the API, as a user would make them)."""
     async with pool.acquire() as db:
-        tables = await db.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'"
-        )
-        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-        await db.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await empty_all_tables(db)
         await create_staff(db, "orga@example.org", "organiser", "correct horse battery")
         token = await issue_token(db, "orga@example.org", "schemathesis")
 
