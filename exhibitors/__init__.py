@@ -37,11 +37,11 @@ def wire(settings: Settings) -> Domain:
     (registration's; it must not import this domain, so this domain hands it over); hands
     back the routes and templates."""
     import asyncpg
-    from litestar.exceptions import NotFoundException
 
     from exhibitors import logic, mails
     from registration import pages
     from registration.views import token_key
+    from service.domain_errors import NotFound
 
     mails.register_renderers(settings)
 
@@ -49,7 +49,7 @@ def wire(settings: Settings) -> Domain:
         """An exhibitor's confirmation token → the exhibitor page; None for any other."""
         try:
             _status, manage = await logic.confirm(db, token_key(settings), token)
-        except NotFoundException:
+        except NotFound:
             return None
         return f"/x/{manage}?confirmed=1"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from exhibitors import queries
 from registration import issue_pass, withdraw_pass
@@ -19,7 +18,7 @@ from registration.logic import CONSENT_TEXT_VERSIONS, check_window
 from service import audit, mail_quota, outbox, tokens
 from service.auth import StaffUser
 from service.conferences.lookups import published_conference, staff_conference
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Closed, Conflict, FieldErrors, Full, NotFound, Taken, WrongState
 from service.i18n import gettext as _
 
 MAIL_CONFIRM = "exhibitor.confirm"
@@ -37,18 +36,18 @@ def token(key: bytes, purpose: str, salt: bytes) -> str:
     return tokens.derive(key, f"exhibitor-{purpose}", salt)
 
 
-def invalid_link() -> NotFoundException:
-    return NotFoundException(
+def invalid_link() -> NotFound:
+    return NotFound(
         _("This link is not valid (any more). Please use the link from your latest e-mail.")
     )
 
 
-def booking_not_found() -> NotFoundException:
-    return NotFoundException(_("There is no such booking."))
+def booking_not_found() -> NotFound:
+    return NotFound(_("There is no such booking."))
 
 
-def stand_not_found() -> NotFoundException:
-    return NotFoundException(_("There is no such stand."))
+def stand_not_found() -> NotFound:
+    return NotFound(_("There is no such stand."))
 
 
 async def mail(
@@ -65,7 +64,7 @@ async def mail(
 
 
 def _stand_taken_code() -> FieldErrors:
-    return FieldErrors({"code": _("A stand with this code already exists.")}, 409)
+    return FieldErrors({"code": _("A stand with this code already exists.")}, taken=True)
 
 
 async def create_stands(
@@ -137,7 +136,7 @@ async def update_stand(
         if stand is None:
             raise stand_not_found()
         if changes.get("blocked") and await queries.stand_holder(db, stand_id):
-            raise Conflict(_("This stand is assigned to an exhibitor; release it first."))
+            raise Taken(_("This stand is assigned to an exhibitor; release it first."))
         await queries.update_stand(db, stand_id, changes)
         changed = [k for k, v in changes.items() if k not in stand or stand[k] != v]
         if changed:
@@ -225,7 +224,7 @@ async def update_directory(
     db: asyncpg.Connection, booking: asyncpg.Record, changes: dict[str, Any]
 ) -> None:
     if booking["status"] in ("cancelled", "rejected"):
-        raise Conflict(_("This booking is closed."))
+        raise Closed(_("This booking is closed."))
     await queries.update_directory(db, booking["id"], changes)
 
 
@@ -245,10 +244,10 @@ async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int
     if stand is None or stand["conference_id"] != booking["conference_id"]:
         raise Conflict(_("There is no such stand at this conference."))
     if stand["blocked"]:
-        raise Conflict(_("This stand is blocked and cannot be booked."))
+        raise Taken(_("This stand is blocked and cannot be booked."))
     holder = await queries.stand_holder(db, stand_id)
     if holder is not None and holder != booking["id"]:
-        raise Conflict(_("This stand is already assigned to another exhibitor."))
+        raise Taken(_("This stand is already assigned to another exhibitor."))
     reason = misfit(stand, booking)
     if reason:
         raise Conflict(reason)
@@ -256,7 +255,7 @@ async def _assign(db: asyncpg.Connection, booking: asyncpg.Record, stand_id: int
         async with db.transaction():
             await queries.set_status(db, booking["id"], "approved", stand_id=stand_id)
     except asyncpg.UniqueViolationError:
-        raise Conflict(_("This stand is already assigned to another exhibitor.")) from None
+        raise Taken(_("This stand is already assigned to another exhibitor.")) from None
     return stand
 
 
@@ -288,7 +287,7 @@ async def approve(
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] not in ("requested", "waitlisted"):
-            raise Conflict(_("Only a requested or waiting booking can be approved."))
+            raise WrongState(_("Only a requested or waiting booking can be approved."))
         stand = await _assign(db, booking, stand_id)
         await mail(db, MAIL_APPROVED, booking)
         await _decided(db, staff, "exhibitor_booking.approved", booking, stand)
@@ -300,11 +299,11 @@ async def reassign(
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] != "approved":
-            raise Conflict(_("Only an approved booking has a stand to change."))
+            raise WrongState(_("Only an approved booking has a stand to change."))
         stand = await queries.stand(db, stand_id)
         named = len(await queries.passes(db, booking_id))
         if stand is not None and stand["max_staff"] < named:
-            raise Conflict(
+            raise Full(
                 _(
                     "%(named)s stand staff are named, but that stand allows %(n)s; remove "
                     "people first.",
@@ -333,7 +332,7 @@ async def decide(
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] not in allowed:
-            raise Conflict(_("This step is not possible for a booking in this state."))
+            raise WrongState(_("This step is not possible for a booking in this state."))
         await queries.set_status(db, booking_id, status, reason=reason)
         await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
         await mail(db, MAIL_WAITLISTED if status == "waitlisted" else MAIL_REJECTED, booking)
@@ -347,7 +346,7 @@ async def release(
     async with db.transaction():
         booking = await _locked_booking(db, booking_id)
         if booking["status"] != "approved":
-            raise Conflict(_("Only an approved booking has a stand to release."))
+            raise WrongState(_("Only an approved booking has a stand to release."))
         await queries.set_status(db, booking_id, "requested")
         await _withdraw_passes(db, booking_id)  # passes exist only while there is a stand
         await mail(db, MAIL_RELEASED, booking)
@@ -378,10 +377,10 @@ async def add_pass(
     async with db.transaction():
         booking = await _locked_booking(db, booking["id"])
         if booking["status"] != "approved":
-            raise Conflict(_("Passes are issued once the stand is approved."))
+            raise WrongState(_("Passes are issued once the stand is approved."))
         named = await queries.passes(db, booking["id"])
         if len(named) >= booking["max_staff"]:
-            raise Conflict(
+            raise Full(
                 _(
                     "This stand has passes for %(n)s people; remove someone first.",
                     n=booking["max_staff"],
@@ -390,7 +389,7 @@ async def add_pass(
         # Only this stand's own list is checked (under the booking's lock): whether the person
         # is registered otherwise, the exhibitor must not learn (registration.passes).
         if email.strip().lower() in {held["email"] for held in named}:
-            raise Conflict(_("This person is already named for your stand."))
+            raise Taken(_("This person is already named for your stand."))
         registration_id = await issue_pass(
             db,
             key,
@@ -409,7 +408,7 @@ async def remove_pass(
 ) -> None:
     held = {p["id"] for p in await queries.passes(db, booking["id"])}
     if registration_id not in held:
-        raise NotFoundException(_("There is no such pass."))
+        raise NotFound(_("There is no such pass."))
     await withdraw_pass(db, registration_id, removed_by_exhibitor=True)
 
 

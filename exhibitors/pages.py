@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -34,6 +34,7 @@ from exhibitors.options import feature_names, features, kind_name, kinds, status
 from registration.views import token_key
 from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
+from service.domain_errors import Closed, DomainError, refusal
 from service.forms import Form
 from service.i18n import current_language
 from service.i18n import gettext as _
@@ -63,13 +64,6 @@ def _page(template: str, status: int = 200, *, private: bool = False, **context:
 
 def _see(url: str) -> Redirect:
     return Redirect(url, status_code=HTTP_303_SEE_OTHER, headers=PRIVATE)
-
-
-def _conflict(exc: HTTPException) -> str:
-    """The reason of a 409 from the logic; anything else goes on to the error page."""
-    if exc.status_code != 409:
-        raise exc
-    return exc.detail
 
 
 class ExhibitorRequestPages(Controller):
@@ -102,9 +96,9 @@ class ExhibitorRequestPages(Controller):
         if form.valid:
             try:
                 await logic.request_booking(db, token_key(state.settings), slug, values)
-            except HTTPException as exc:
+            except DomainError as exc:
                 return _page(
-                    "exhibitors/request.html", 409, conference=conference, closed=_conflict(exc)
+                    "exhibitors/request.html", 409, conference=conference, closed=refusal(exc)
                 )
             return _page(
                 "exhibitors/check_inbox.html", conference=conference, email=values["email"]
@@ -122,7 +116,7 @@ class ExhibitorRequestPages(Controller):
 def _closed_reason(conference: asyncpg.Record) -> str | None:
     try:
         logic.check_window(conference)
-    except HTTPException as exc:
+    except Closed as exc:
         return exc.detail
     return None
 
@@ -163,9 +157,9 @@ class ExhibitorSelfService(Controller):
             try:
                 await logic.update_directory(db, booking, changes)
                 return _see(f"/x/{token}?done=directory#directory")
-            except HTTPException as exc:
+            except DomainError as exc:
                 return await self._manage(
-                    db, token, booking, status=409, directory_problem=_conflict(exc)
+                    db, token, booking, status=409, directory_problem=refusal(exc)
                 )
         return await self._manage(
             db,
@@ -186,14 +180,14 @@ class ExhibitorSelfService(Controller):
             try:
                 await logic.add_pass(db, token_key(state.settings), booking, name, email, language)
                 return _see(f"/x/{token}?done=pass-added#passes")
-            except HTTPException as exc:
+            except DomainError as exc:
                 return await self._manage(
                     db,
                     token,
                     booking,
                     status=409,
                     pass_fields=form.values,
-                    pass_problem=_conflict(exc),
+                    pass_problem=refusal(exc),
                 )
         return await self._manage(
             db, token, booking, status=400, pass_fields=form.values, pass_errors=form.errors

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -42,7 +42,7 @@ from exhibitors.options import (
 from service.auth import CurrentStaff, requires
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB
-from service.errors import FieldErrors
+from service.domain_errors import DomainError, FieldErrors, refusal
 from service.forms import Form
 from service.i18n import gettext as _
 from service.i18n import ngettext
@@ -75,12 +75,6 @@ def _page(template: str, status: int = 200, **context: Any) -> Template:
 
 def _see(url: str) -> Redirect:
     return Redirect(url, status_code=HTTP_303_SEE_OTHER)
-
-
-def _conflict(exc: HTTPException) -> str:
-    if exc.status_code != 409:
-        raise exc
-    return exc.detail
 
 
 # ── the stand catalogue ─────────────────────────────────────────────────────────────────
@@ -134,7 +128,7 @@ class StaffStandPages(Controller):
                 return _see(f"/staff/conferences/{slug}/stands?done=added&n=1")
             except FieldErrors as exc:
                 form.errors.update(exc.errors)
-                status = exc.status_code
+                status = 409 if exc.taken else 400
         return await self._catalogue(
             db,
             conference,
@@ -167,7 +161,7 @@ class StaffStandPages(Controller):
                 return await self._catalogue(
                     db,
                     conference,
-                    status=exc.status_code,
+                    status=409 if exc.taken else 400,
                     row_fields=redisplay(form, ("row_features",)),
                     row_errors=form.errors,
                 )
@@ -195,8 +189,8 @@ class StaffStandPages(Controller):
         blocked = read_blocked(await request.form())
         try:
             await logic.update_stand(db, stand_id, {"blocked": blocked}, staff=staff)
-        except HTTPException as exc:
-            return await self._catalogue(db, conference, status=409, problem=_conflict(exc))
+        except DomainError as exc:
+            return await self._catalogue(db, conference, status=409, problem=refusal(exc))
         done = "blocked" if blocked else "unblocked"
         return _see(f"/staff/conferences/{slug}/stands?done={done}&code={stand['code']}")
 
@@ -339,11 +333,11 @@ class StaffExhibitorPages(Controller):
                     return await self._review(db, conference, status=400, problem=error)
                 status = "rejected" if action == "reject" else "waitlisted"
                 await logic.decide(db, booking_id, status, reason, staff=staff)
-        except HTTPException as exc:
+        except DomainError as exc:
             problem = _(
                 "%(organisation)s: %(reason)s",
                 organisation=booking["organisation"],
-                reason=_conflict(exc),
+                reason=refusal(exc),
             )
             return await self._review(db, conference, status=409, problem=problem)
         return _see(f"/staff/conferences/{slug}/exhibitors?done={action}&id={booking_id}")

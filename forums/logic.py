@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from forums import queries
 from registration import logic as registration_logic
@@ -18,7 +17,7 @@ from service import audit, outbox
 from service.auth import StaffUser
 from service.conferences import queries as conference_queries
 from service.conferences.lookups import check_scope
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Clash, Closed, Conflict, FieldErrors, NotFound, WrongState
 from service.i18n import gettext as _
 
 MAIL_PROMOTED = "forum.promoted"
@@ -27,8 +26,8 @@ MAIL_CANCELLED = "forum.cancelled"
 NOTIFY_FIELDS = {"starts_at", "ends_at", "room", "title"}
 
 
-def forum_not_found() -> NotFoundException:
-    return NotFoundException(_("There is no such forum."))
+def forum_not_found() -> NotFound:
+    return NotFound(_("There is no such forum."))
 
 
 def forum_errors(values: dict[str, Any], conference: asyncpg.Record) -> dict[str, str]:
@@ -64,7 +63,7 @@ async def create_forum(
     async with db.transaction():
         conference = await conference_queries.by_slug(db, slug, for_update=True)
         if conference is None:
-            raise NotFoundException(_("There is no conference at this address."))
+            raise NotFound(_("There is no conference at this address."))
         check_scope(staff, conference["id"])
         errors = forum_errors(values, conference)
         if errors:
@@ -163,7 +162,7 @@ async def update_forum(
                     fields=changed,
                 )
     except asyncpg.ExclusionViolationError:
-        raise Conflict(
+        raise Clash(
             _(
                 "At this time the forum would overlap with another forum that some of its "
                 "participants hold. Move those people first."
@@ -184,7 +183,7 @@ async def _registration_for_signup(
     if registration["conference_id"] != forum["conference_id"]:
         raise forum_not_found()
     if registration["status"] != "confirmed":
-        raise Conflict(_("Only confirmed attendees of the conference can sign up for forums."))
+        raise WrongState(_("Only confirmed attendees of the conference can sign up for forums."))
     return registration
 
 
@@ -200,13 +199,13 @@ async def sign_up(
             await _registration_for_signup(db, registration_id, forum)
             forum = await queries.lock(db, forum_id)
             if forum["cancelled_at"] is not None:
-                raise Conflict(_("This forum has been cancelled."))
+                raise Closed(_("This forum has been cancelled."))
             existing = await queries.signup(db, forum_id, registration_id)
             if existing is not None and existing["status"] != "left":
                 return existing["status"], await queries.waitlist_place(db, existing)
             # Checked under the forum row's lock, in the transaction that takes the seat.
             if await queries.is_over(db, forum_id):
-                raise Conflict(_("This forum is over: signing up is no longer possible."))
+                raise Closed(_("This forum is over: signing up is no longer possible."))
             clashing = await queries.clash(db, registration_id, forum)
             if clashing is not None:
                 raise _clash(clashing["title"])
@@ -221,7 +220,7 @@ async def sign_up(
 
 
 def _clash(title: str) -> Conflict:
-    return Conflict(
+    return Clash(
         _(
             "This forum overlaps in time with “%(title)s”, which you have already chosen. "
             "Leave that forum first.",
@@ -239,7 +238,7 @@ async def leave(db: asyncpg.Connection, registration_id: int, forum_id: int) -> 
         forum = await queries.lock(db, forum_id)
         signup = await queries.signup(db, forum_id, registration_id)
         if signup is None or signup["status"] == "left":
-            raise Conflict(_("You are not signed up for this forum."))
+            raise WrongState(_("You are not signed up for this forum."))
         await _leave(db, forum, signup)
 
 

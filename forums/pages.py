@@ -24,7 +24,7 @@ from forums import logic, queries
 from registration import REGISTRATION_BY_TOKEN, RegistrationRow
 from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
-from service.errors import Conflict
+from service.domain_errors import Conflict
 from service.i18n import current_language
 from service.i18n import gettext as _
 from service.ratelimit import per_client

@@ -28,7 +28,7 @@ from service import audit
 from service.auth import CurrentStaff, StaffUser, requires
 from service.conferences.lookups import STAFF, ConferenceRow, staff_conference
 from service.db import DB, share_connection
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Conflict, FieldErrors
 from service.forms import Form, local_input
 from service.i18n import gettext as _
 from service.spreadsheet import csv_download

@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from registration import queries
 from service import audit, mail_quota, outbox, tokens
 from service.auth import StaffUser
 from service.conferences.lookups import published_conference
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Closed, FieldErrors, NotFound, WrongState
 from service.i18n import gettext as _
 from service.wiring import add_once
 
@@ -54,14 +53,14 @@ def on_cancelled(handler: CancelHandler) -> CancelHandler:
     return add_once(_cancel_handlers, handler)
 
 
-def invalid_link() -> NotFoundException:
+def invalid_link() -> NotFound:
     # The same answer for a forged, an expired and a mistyped link: it reveals nothing.
-    return NotFoundException(
+    return NotFound(
         _("This link is not valid (any more). Please use the link from your latest e-mail.")
     )
 
 
-class ConfirmationClosed(Conflict):
+class ConfirmationClosed(Closed):
     """A confirmation link used after registration closed or the conference ended: it took
     no place (409; the confirmation page shows registration/confirm_closed.html)."""
 
@@ -112,8 +111,8 @@ def check_window(conference: asyncpg.Record) -> None:
     if conference["registration_open"]:
         return
     if conference["registration_closes_at"] <= datetime.now(UTC):
-        raise Conflict(_("Registration for this conference has closed."))
-    raise Conflict(_("Registration for this conference has not opened yet."))
+        raise Closed(_("Registration for this conference has closed."))
+    raise Closed(_("Registration for this conference has not opened yet."))
 
 
 async def open_conference(db: asyncpg.Connection, slug: str) -> asyncpg.Record:
@@ -196,7 +195,7 @@ async def confirm(db: asyncpg.Connection, key: bytes, confirm_token: str) -> tup
     )
     status = answer["status"]
     if status == "cancelled":
-        raise Conflict(_("This registration was cancelled. You are welcome to register again."))
+        raise WrongState(_("This registration was cancelled. You are welcome to register again."))
     if status == "closed":  # the window closed or the conference ended first (migration 0018)
         pending = await queries.by_hash(db, "confirm_hash", tokens.digest(confirm_token))
         if pending is None:  # made anonymous in between
@@ -295,9 +294,9 @@ async def reissue_ticket(
     async with db.transaction():
         registration = await queries.by_id(db, registration_id, lock=True)
         if registration is None:
-            raise NotFoundException(_("There is no such registration."))
+            raise NotFound(_("There is no such registration."))
         if registration["status"] != "confirmed":
-            raise Conflict(_("Only a confirmed registration has a ticket."))
+            raise WrongState(_("Only a confirmed registration has a ticket."))
         salt = tokens.new_salt()
         await queries.new_ticket(
             db, registration_id, salt, tokens.digest(token(key, "ticket", salt))

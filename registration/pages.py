@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -23,7 +22,7 @@ from registration.views import token_key
 from service import tokens
 from service.conferences.lookups import PUBLIC, ConferenceRow
 from service.db import DB
-from service.errors import FieldErrors
+from service.domain_errors import Closed, Conflict, FieldErrors, NotFound
 from service.forms import Form
 from service.i18n import current_language
 from service.ratelimit import per_client
@@ -140,9 +139,7 @@ class RegistrationPages(Controller):
                 )
             except FieldErrors as exc:
                 form.errors.update(_form_names(exc.errors))
-            except HTTPException as exc:
-                if exc.status_code != 409:
-                    raise
+            except Conflict as exc:
                 return _page(
                     "registration/form.html", 409, conference=conference, closed=exc.detail
                 )
@@ -180,7 +177,7 @@ class RegistrationPages(Controller):
             _status, manage_token = await logic.confirm(db, token_key(state.settings), token)
         except logic.ConfirmationClosed as closed:
             return await _confirmation_closed(db, closed)
-        except NotFoundException:
+        except NotFound:
             # Not a registration's token: perhaps another domain's (each tries only its own
             # kind); if none knows it, the same invalid-link answer.
             for confirmer in _other_confirmers:
@@ -194,6 +191,6 @@ class RegistrationPages(Controller):
     def _closed_reason(conference) -> str | None:  # type: ignore[no-untyped-def]
         try:
             logic.check_window(conference)
-        except HTTPException as exc:
+        except Closed as exc:
             return exc.detail
         return None

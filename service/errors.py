@@ -30,6 +30,7 @@ from litestar.status_codes import (
 
 from service import i18n
 from service.db import UNAVAILABLE_ERRORS
+from service.domain_errors import Conflict, DomainError, FieldErrors, NotFound
 from service.i18n import gettext as _
 from service.validation import explain
 
@@ -41,20 +42,23 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 
 
-class Conflict(HTTPException):
-    """A valid request that is not possible now (full, closed, clash, taken, wrong state)."""
+def _as_http(exc: Exception) -> Exception:
+    """The one place where what the rules refuse (service.domain_errors) becomes an answer."""
+    if isinstance(exc, NotFound):
+        return NotFoundException(exc.detail or None)
+    if isinstance(exc, FieldErrors):
+        return _FieldProblem(exc.errors, HTTP_409_CONFLICT if exc.taken else 400, exc.detail)
+    if isinstance(exc, Conflict):
+        return HTTPException(status_code=HTTP_409_CONFLICT, detail=exc.detail)
+    if isinstance(exc, DomainError):  # a new kind without its own answer yet
+        return HTTPException(status_code=HTTP_409_CONFLICT, detail=exc.detail)
+    return exc
 
-    status_code = HTTP_409_CONFLICT
 
+class _FieldProblem(HTTPException):
+    """FieldErrors as an answer: the fields go into the problem details."""
 
-class FieldErrors(HTTPException):
-    """Input that breaks a rule the schema cannot express; `errors` maps field → message.
-
-    400 for invalid input; 409 when the input is valid but clashes with what exists
-    (a slug already taken)."""
-
-    def __init__(self, errors: dict[str, str], status_code: int = 400) -> None:
-        detail = " ".join(errors.values()) or _("Please correct the marked fields.")
+    def __init__(self, errors: dict[str, str], status_code: int, detail: str) -> None:
         super().__init__(detail=detail, status_code=status_code)
         self.errors = errors
 
@@ -89,7 +93,7 @@ def _titles() -> dict[int, str]:
 
 
 def _field_errors(exc: Exception) -> list[dict[str, str]]:
-    if isinstance(exc, FieldErrors):
+    if isinstance(exc, FieldErrors | _FieldProblem):
         return [{"field": name, "message": message} for name, message in exc.errors.items()]
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         found = []
@@ -177,7 +181,7 @@ def _as_body_error(exc: Exception) -> Exception:
 def status_for(exc: Exception) -> int:
     """The status an error is answered with; the request log writes it for errors raised
     outside a route's own error handling (a middleware's 429, the CSRF check's 403)."""
-    exc = _as_body_error(exc)
+    exc = _as_http(_as_body_error(exc))
     if isinstance(exc, HTTPException):
         return exc.status_code
     if isinstance(exc, asyncpg.NumericValueOutOfRangeError) or (
@@ -197,7 +201,7 @@ def status_for(exc: Exception) -> int:
 def handle_exception(request: Request, exc: Exception) -> Response[Any]:
     # Set, not reset: the page is rendered after this returns, in the same request context.
     i18n.current_language.set(_language(request))
-    exc = _as_body_error(exc)
+    exc = _as_http(_as_body_error(exc))
     status = status_for(exc)
     conflict = isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)
     if status == HTTP_503_SERVICE_UNAVAILABLE and not isinstance(exc, HTTPException):

@@ -8,11 +8,14 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
@@ -144,6 +147,27 @@ async def organiser(make_staff) -> StaffAccount:
 
 
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@asynccontextmanager
+async def racing_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in this event loop, for races: requests sent with asyncio.gather run at the
+    same time. Litestar's AsyncTestClient runs the app in a thread of its own and answers one
+    request after the other, so a race sent through it races nothing
+    (tests/test_racing_client.py shows both)."""
+    async with racing_client(create_app(settings)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def racing_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        ) as client,
+    ):
+        yield client
 
 
 async def csrf_token(client: AsyncTestClient, path: str) -> str:

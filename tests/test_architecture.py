@@ -209,3 +209,16 @@ def test_a_wrong_import_is_reported_with_file_and_line(tmp_path: Path) -> None:
         ("service/mail.py", 2, "registration.logic"),
         ("service/tools/__init__.py", 2, "exhibitors.api"),
     ]
+
+
+def test_the_rules_know_no_http() -> None:
+    """`logic.py` says what the rules refuse with service.domain_errors; only service/errors.py
+    turns that into answers. A Litestar import in a logic module brings HTTP back into them."""
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
+        for path in source_files(ROOT)
+        if path.name == "logic.py" or path.name == "domain_errors.py"
+        for line, module in imports(path, ROOT)
+        if module.split(".")[0] == "litestar"
+    ]
+    assert not found, "\n".join(found)

@@ -6,14 +6,13 @@ import asyncio
 from dataclasses import replace
 
 import asyncpg
-from litestar.testing import AsyncTestClient
 
 from exhibitors import logic as exhibitor_logic
 from exhibitors import queries as exhibitor_queries
 from registration.views import token_key
-from service.app import create_app
 from service.db import init_connection
 from service.errors import Conflict
+from tests.conftest import racing_app
 from tests.exhibitor_support import SLUG, booking_payload, make_stand, request_and_confirm
 from tests.registration_support import make_conference
 
@@ -121,8 +120,9 @@ async def test_request_confirm_approve_and_directory(client, organiser, pool, se
 
 
 async def test_fifty_approvals_race_for_one_stand(organiser, pool, settings):
-    roomy = replace(settings, db_pool_size=30, rate_limits=False)
-    async with AsyncTestClient(app=create_app(roomy)) as client:
+    # All requests at once through one pool: they queue for a connection (no 503).
+    roomy = replace(settings, db_pool_size=30, rate_limits=False, db_connect_timeout=60)
+    async with racing_app(roomy) as client:
         await make_conference(client, organiser)
         stand = await make_stand(client, organiser)
         bookings = [

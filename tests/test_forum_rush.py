@@ -8,9 +8,8 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from tests.conftest import racing_app
 from tests.forum_support import CONFERENCE_SLUG, make_attendees, make_forum
 from tests.live_server import SECRET_KEY
 from tests.registration_support import make_conference
@@ -68,8 +67,9 @@ async def make_overlapping(client, organiser, count: int) -> list[int]:
 
 
 async def test_rush_in_one_process(organiser, pool, settings):
-    unlimited = replace(settings, db_pool_size=30, rate_limits=False)
-    async with AsyncTestClient(app=create_app(unlimited)) as client:
+    # All requests at once through one pool: they queue for a connection (no 503).
+    unlimited = replace(settings, db_pool_size=30, rate_limits=False, db_connect_timeout=60)
+    async with racing_app(unlimited) as client:
         await make_conference(client, organiser, capacity=1000)
         forum = await make_forum(client, organiser, capacity=25)
         people = await make_attendees(pool, settings.secret_key, CONFERENCE_SLUG, 300)

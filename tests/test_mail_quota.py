@@ -9,11 +9,9 @@ import asyncio
 from dataclasses import replace
 
 import asyncpg
-from litestar.testing import AsyncTestClient
 
 from service import mail_quota
-from service.app import create_app
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, racing_app
 from tests.exhibitor_support import booking_payload, make_stand, request_and_confirm
 from tests.registration_support import SLUG, make_conference, register, registration_payload
 from tests.smtp_server import smtp_server
@@ -39,12 +37,9 @@ async def test_one_address_gets_its_share_whatever_path_and_process(
     settings, organiser, pool, smtp_server
 ):
     unlimited = replace(settings, rate_limits=False)
-    base = "http://testserver.local"
     # Two apps with a pool each: two web processes sharing the database.
-    async with (
-        AsyncTestClient(app=create_app(unlimited), base_url=base) as first,
-        AsyncTestClient(app=create_app(unlimited), base_url=base) as second,
-    ):
+    # Both in this event loop, so that the requests sent at once really run at once.
+    async with racing_app(unlimited) as first, racing_app(unlimited) as second:
         await make_conference(first, organiser)
         stand = await make_stand(first, organiser, max_staff=3)
         booking_id, manage = await request_and_confirm(first, pool, settings)

@@ -6,9 +6,8 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from tests.conftest import racing_app
 from tests.registration_support import (
     SLUG,
     confirm,
@@ -165,8 +164,9 @@ async def test_growing_capacity_promotes_in_order(client, organiser, pool, setti
 
 
 async def test_two_hundred_confirmations_race_for_fifty_places(organiser, pool, settings):
-    unlimited = replace(settings, db_pool_size=40, rate_limits=False)
-    async with AsyncTestClient(app=create_app(unlimited)) as client:
+    # All requests at once through one pool: they queue for a connection (no 503).
+    unlimited = replace(settings, db_pool_size=40, rate_limits=False, db_connect_timeout=60)
+    async with racing_app(unlimited) as client:
         await make_conference(client, organiser, capacity=50)
         emails = [f"person{i}@example.org" for i in range(200)]
         for email in emails:

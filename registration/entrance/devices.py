@@ -21,14 +21,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import HTTPException, NotFoundException
 
 from registration.entrance import device_queries as queries
 from registration.entrance.schemas import Device, NewDevice
 from service import audit
 from service.auth import StaffUser, door_device, new_device_token
 from service.conferences.logic import local
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Conflict, DomainError, FieldErrors, NotFound
 from service.i18n import gettext as _
 
 CODE_BYTES = 24  # 192 bits: 32 characters in the link
@@ -99,8 +98,8 @@ async def add(
     )
 
 
-def no_such_device() -> NotFoundException:
-    return NotFoundException(_("This conference has no such door device."))
+def no_such_device() -> NotFound:
+    return NotFound(_("This conference has no such door device."))
 
 
 async def remove(
@@ -124,10 +123,10 @@ async def remove(
     return name
 
 
-def why_not_paired(found: asyncpg.Record | None) -> HTTPException:
+def why_not_paired(found: asyncpg.Record | None) -> DomainError:
     """The answer for a code that did not pair: unknown 404, otherwise 409 saying why."""
     if found is None:
-        return NotFoundException(
+        return NotFound(
             _("This pairing link is unknown. Please check it, or ask the organisers for a new one.")
         )
     if found["removed_at"] is not None:

@@ -16,19 +16,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from service import audit, events, staff_queries
 from service.auth import StaffUser
 from service.conferences import lookups, queries
 from service.conferences.schemas import Conference, Organiser, ProgrammeItem
-from service.errors import FieldErrors
+from service.domain_errors import FieldErrors, NotFound
 from service.i18n import gettext as _
 from service.i18n import ngettext
 
 
-def not_found() -> NotFoundException:
-    return NotFoundException(_("There is no conference at this address."))
+def not_found() -> NotFound:
+    return NotFound(_("There is no conference at this address."))
 
 
 def conference_errors(values: dict[str, Any], seats_taken: int = 0) -> dict[str, str]:
@@ -59,7 +58,7 @@ async def _locked(
     db: asyncpg.Connection,
     slug: str,
     staff: StaffUser | None,
-    missing: Callable[[], NotFoundException] = not_found,
+    missing: Callable[[], NotFound] = not_found,
 ) -> asyncpg.Record:
     """The conference at `slug`, locked for the change, if `staff` may see it; else 404."""
     conference = await queries.by_slug(db, slug, for_update=True)
@@ -69,8 +68,8 @@ async def _locked(
     return conference
 
 
-def item_not_found() -> NotFoundException:
-    return NotFoundException(_("There is no such programme item."))
+def item_not_found() -> NotFound:
+    return NotFound(_("There is no such programme item."))
 
 
 def _subject(conference_id: int, title: str) -> dict[str, Any]:
@@ -93,7 +92,9 @@ def _item(conference: asyncpg.Record, item_id: int, title: str) -> dict[str, Any
 
 
 def _slug_taken() -> FieldErrors:
-    return FieldErrors({"slug": _("This web address is already used by another conference.")}, 409)
+    return FieldErrors(
+        {"slug": _("This web address is already used by another conference.")}, taken=True
+    )
 
 
 async def create_conference(

@@ -35,12 +35,12 @@ from collections.abc import Callable
 
 import asyncpg
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from service.auth import CurrentStaff, StaffUser
 from service.conferences import logic, queries  # the module: logic calls check_scope too
 from service.db import DB
+from service.domain_errors import NotFound
 
 # A handler's `conference: ConferenceRow`: the row of `conferences` (with seats_left and
 # registration_open), from whichever provider its controller registered.
@@ -50,7 +50,7 @@ ConferenceRow = NamedDependency[asyncpg.Record]
 def check_scope(
     staff: StaffUser | None,
     conference_id: int,
-    missing: Callable[[], NotFoundException] | None = None,
+    missing: Callable[[], NotFound] | None = None,
 ) -> None:
     """404 unless `staff` may see the conference: the answer for an unknown conference, or
     `missing()` where the path names something of it (a forum, a booking) that is then as

@@ -25,11 +25,10 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import NotFoundException
 
 from service import audit, mail_quota, outbox, tokens
 from service.auth import ROLES, StaffUser, hash_password, verify_password
-from service.errors import Conflict, FieldErrors
+from service.domain_errors import Conflict, FieldErrors, NotFound, WrongState
 from service.i18n import current_language
 from service.i18n import gettext as _
 from service.team import passwords, queries
@@ -74,9 +73,9 @@ async def _new_link(db: asyncpg.Connection, key: bytes, staff_id: int, purpose: 
     return await queries.insert_link(db, staff_id, purpose, salt, digest, VALID_FOR[purpose])
 
 
-def invalid_link() -> NotFoundException:
+def invalid_link() -> NotFound:
     # An unknown or mistyped link; a known one that was used or ran out is a Conflict.
-    return NotFoundException(_("This link is not valid. Please check that it is complete."))
+    return NotFound(_("This link is not valid. Please check that it is complete."))
 
 
 class LinkUsed(Conflict):
@@ -198,9 +197,9 @@ async def resend_invitation(
         if account is None:
             raise no_such_account()
         if account["disabled"]:
-            raise Conflict(_("This account is deactivated. Please reactivate it first."))
+            raise WrongState(_("This account is deactivated. Please reactivate it first."))
         if account["has_password"]:
-            raise Conflict(_("This person has already set a password: the account is active."))
+            raise WrongState(_("This person has already set a password: the account is active."))
         await _send_link(db, key, staff_id, account["email"], INVITATION)
         await audit.record(
             db,
@@ -213,8 +212,8 @@ async def resend_invitation(
         return await queries.member(db, staff_id)
 
 
-def no_such_account() -> NotFoundException:
-    return NotFoundException(_("There is no such staff account."))
+def no_such_account() -> NotFound:
+    return NotFound(_("There is no such staff account."))
 
 
 async def update(
@@ -238,7 +237,7 @@ async def update(
         else:
             all_conferences, conference_ids = account["all_conferences"], account["conference_ids"]
         if not active and staff_id == actor.id:
-            raise FieldErrors({"active": _("You cannot deactivate your own account.")}, 409)
+            raise FieldErrors({"active": _("You cannot deactivate your own account.")}, taken=True)
         active_admin = account["role"] == "admin" and account["has_password"]
         active_admin = active_admin and not account["disabled"]
         if (
@@ -247,7 +246,9 @@ async def update(
             and await queries.other_active_admins(db, staff_id) == 0
         ):
             field = "role" if role != "admin" else "active"
-            raise FieldErrors({field: _("At least one active administrator must remain.")}, 409)
+            raise FieldErrors(
+                {field: _("At least one active administrator must remain.")}, taken=True
+            )
         changed = [
             field
             for field, before, after in (

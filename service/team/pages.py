@@ -7,14 +7,14 @@ from typing import Any
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from service import staff_queries
 from service.auth import ROLES, SESSION_GENERATION, CurrentStaff, requires
 from service.db import DB
-from service.errors import FieldErrors
+from service.domain_errors import DomainError, FieldErrors, NotFound, refusal
 from service.forms import Form
 from service.i18n import gettext as _
 from service.ratelimit import per_client
@@ -201,10 +201,8 @@ class TeamPages(Controller):
         member = await self._member_or_404(db, staff_id)
         try:
             await logic.resend_invitation(db, link_key(state), staff, staff_id)
-        except HTTPException as exc:
-            if exc.status_code != 409:
-                raise
-            return await self._refused(db, staff, member, exc.detail)
+        except DomainError as exc:
+            return await self._refused(db, staff, member, refusal(exc))
         return Redirect(f"/staff/team/{staff_id}?done=resent")
 
     async def _refused(self, db: DB, staff: CurrentStaff, member: Any, reason: str) -> Template:
@@ -227,8 +225,9 @@ class TeamPages(Controller):
 # ── links from the mails (anyone holding one) ───────────────────────────────────────────────
 
 
-def _link_problem(exc: HTTPException, purpose: str) -> Template:
-    return _page("team/link_invalid.html", exc.status_code, reason=exc.detail, purpose=purpose)
+def _link_problem(exc: DomainError, purpose: str) -> Template:
+    status = 404 if isinstance(exc, NotFound) else 409
+    return _page("team/link_invalid.html", status, reason=exc.detail, purpose=purpose)
 
 
 class LinkPages(Controller):
@@ -238,7 +237,7 @@ class LinkPages(Controller):
     async def _show(self, db: DB, token: str, purpose: str, template: str) -> Template:
         try:
             link = await logic.link_for(db, token, purpose)
-        except (NotFoundException, logic.LinkUsed) as exc:
+        except (NotFound, logic.LinkUsed) as exc:
             return _link_problem(exc, purpose)
         return _page(template, email=link["email"], name=link["name"])
 
@@ -253,7 +252,7 @@ class LinkPages(Controller):
             if form.valid:
                 await redeem(db, token, password)
                 return _page("team/password_set.html", purpose=purpose, email=link["email"])
-        except (NotFoundException, logic.LinkUsed) as exc:
+        except (NotFound, logic.LinkUsed) as exc:
             return _link_problem(exc, purpose)
         except FieldErrors as exc:
             form.errors.update(exc.errors)
