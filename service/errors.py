@@ -55,6 +55,12 @@ def _as_http(exc: Exception) -> Exception:
     return exc
 
 
+def status_of(exc: DomainError) -> int:
+    """The status a domain error is answered with, for a page that shows it in its own form."""
+    answer = _as_http(exc)
+    return answer.status_code if isinstance(answer, HTTPException) else 500
+
+
 class _FieldProblem(HTTPException):
     """FieldErrors as an answer: the fields go into the problem details."""
 

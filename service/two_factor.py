@@ -241,7 +241,9 @@ async def enable(db: asyncpg.Connection, staff: StaffUser, code: str) -> list[st
     the recovery codes to show once. FieldErrors naming `code` otherwise."""
     row = await queries.state(db, staff.id)
     if row is None or row["totp_enabled_at"] is not None or row["totp_secret"] is None:
-        raise FieldErrors({"code": _("Two-factor login is already on for your account.")}, 409)
+        raise FieldErrors(
+            {"code": _("Two-factor login is already on for your account.")}, taken=True
+        )
     step = matching_step(row["totp_secret"], code)
     if step is None:
         raise FieldErrors(
@@ -255,7 +257,9 @@ async def enable(db: asyncpg.Connection, staff: StaffUser, code: str) -> list[st
     codes = new_recovery_codes()
     async with db.transaction():
         if not await queries.enable(db, staff.id, row["totp_secret"], step):
-            raise FieldErrors({"code": _("Two-factor login is already on for your account.")}, 409)
+            raise FieldErrors(
+                {"code": _("Two-factor login is already on for your account.")}, taken=True
+            )
         await queries.replace_recovery_codes(db, staff.id, [recovery_digest(c) for c in codes])
         await audit.record(
             db,
@@ -281,7 +285,9 @@ async def renew_recovery_codes(db: asyncpg.Connection, staff: StaffUser, code: s
     async with db.transaction():
         row = await queries.state(db, staff.id)
         if row is None or row["totp_enabled_at"] is None:
-            raise FieldErrors({"code": _("Two-factor login is not on for your account.")}, 409)
+            raise FieldErrors(
+                {"code": _("Two-factor login is not on for your account.")}, taken=True
+            )
         outcome = await _take_code(db, staff.id, row["totp_secret"], code)
         if outcome not in (TOTP, RECOVERY_CODE):
             raise FieldErrors({"code": wrong_code_message(outcome)})
@@ -311,7 +317,9 @@ async def disable(
     async with db.transaction():
         row = await queries.state(db, staff.id)
         if row is None or row["totp_enabled_at"] is None:
-            raise FieldErrors({"code": _("Two-factor login is not on for your account.")}, 409)
+            raise FieldErrors(
+                {"code": _("Two-factor login is not on for your account.")}, taken=True
+            )
         # The code is checked even after a wrong password, but only used up with the right one.
         outcome = await _take_code(db, staff.id, row["totp_secret"], code)
         if outcome not in (TOTP, RECOVERY_CODE):

@@ -21,7 +21,7 @@ from service.auth import (
     requires,
 )
 from service.db import DB
-from service.errors import FieldErrors
+from service.errors import FieldErrors, status_of
 from service.i18n import gettext as _
 from service.login_limit import paused_message
 from service.qr import qr_svg
@@ -69,7 +69,7 @@ class TwoFactorPages(Controller):
         try:
             codes = await two_factor.enable(db, staff, form.get("code") or "")
         except FieldErrors as exc:
-            return await self._page(request, db, staff, errors=exc.errors, status=exc.status_code)
+            return await self._page(request, db, staff, errors=exc.errors, status=status_of(exc))
         _lift_setup_mark(request)
         return self._codes(codes, renewed=False)
 
@@ -80,7 +80,7 @@ class TwoFactorPages(Controller):
             codes = await two_factor.renew_recovery_codes(db, staff, form.get("code") or "")
         except FieldErrors as exc:
             return await self._page(
-                request, db, staff, errors=exc.errors, status=exc.status_code, form="renew"
+                request, db, staff, errors=exc.errors, status=status_of(exc), form="renew"
             )
         except two_factor.Paused as paused:
             return await self._paused(request, db, staff, paused, form="renew")
@@ -100,7 +100,7 @@ class TwoFactorPages(Controller):
             )
         except FieldErrors as exc:
             return await self._page(
-                request, db, staff, errors=exc.errors, status=exc.status_code, form="disable"
+                request, db, staff, errors=exc.errors, status=status_of(exc), form="disable"
             )
         except two_factor.Paused as paused:
             return await self._paused(request, db, staff, paused, form="disable")

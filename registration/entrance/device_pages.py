@@ -24,7 +24,7 @@ from registration.staff_api import ORGANISER
 from service.auth import CurrentStaff
 from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB
-from service.errors import FieldErrors
+from service.errors import FieldErrors, status_of
 from service.forms import Form
 from service.i18n import gettext as _
 from service.qr import qr_svg
@@ -106,7 +106,7 @@ class DevicePages(Controller):
                 new = await devices.add(db, staff, conference, name, state.settings.base_url)
             except FieldErrors as problem:
                 form.errors.update(problem.errors)
-                status = problem.status_code
+                status = status_of(problem)
             else:
                 label = _("QR code of the pairing link for the door %(name)s", name=new.name)
                 return _page(

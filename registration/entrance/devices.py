@@ -28,6 +28,7 @@ from service import audit
 from service.auth import StaffUser, door_device, new_device_token
 from service.conferences.logic import local
 from service.domain_errors import Conflict, DomainError, FieldErrors, NotFound
+from service.errors import status_of
 from service.i18n import gettext as _
 
 CODE_BYTES = 24  # 192 bits: 32 characters in the link
@@ -80,7 +81,7 @@ async def add(
         try:
             row = await queries.insert(db, conference["id"], name, code_digest(code), staff.id)
         except asyncpg.UniqueViolationError:
-            raise FieldErrors({"name": name_taken()}, status_code=409) from None
+            raise FieldErrors({"name": name_taken()}, taken=True) from None
         await audit.record(
             db,
             "device.added",
@@ -178,4 +179,4 @@ async def pairing_state(db: asyncpg.Connection, code: str) -> dict[str, Any]:
     if not used:
         return {"device": found, "problem": None, "status": 200}
     problem = why_not_paired(found)
-    return {"device": None, "problem": problem.detail, "status": problem.status_code}
+    return {"device": None, "problem": problem.detail, "status": status_of(problem)}

@@ -162,7 +162,7 @@ async def invite(
                 )
         except asyncpg.UniqueViolationError:
             raise FieldErrors(
-                {"email": _("There is already an account with this e-mail address.")}, 409
+                {"email": _("There is already an account with this e-mail address.")}, taken=True
             ) from None
         await queries.set_conferences(db, staff_id, conference_ids)
         await _send_link(db, key, staff_id, email, INVITATION)
