@@ -22,8 +22,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import (
     accessibility,
-    audit_api,
-    audit_pages,
     conferences,
     health,
     hot_path,
@@ -31,6 +29,8 @@ from service import (
     staff,
     team,
 )
+from service.audit import api as audit_api
+from service.audit import pages as audit_pages
 from service.auth import provide_staff
 from service.db import create_pool, provide_db
 from service.errors import exception_handlers, status_for

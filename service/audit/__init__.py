@@ -9,7 +9,7 @@ entries about them (`forget_subjects`); the retention purge empties the labels o
 conferences (`forget_ended`). The entries themselves stay: the table refuses UPDATE, DELETE
 and TRUNCATE.
 
-Actions are `<thing>.<verb>` (service.audit_views names each in words): conference.created,
+Actions are `<thing>.<verb>` (service.audit.views names each in words): conference.created,
 conference.updated, programme_item.*, forum.*, stand.*, exhibitor_booking.approved,
 checkin.manual, checkin.undone, registration.cancelled, registration.erased,
 export.downloaded, announcement.sent, staff.invited, staff.updated, device.added,
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from service import audit_queries
+from service.audit import queries
 
 
 class Actor(Protocol):
@@ -58,7 +58,7 @@ async def record(
     device_id = getattr(actor, "device_id", None) if actor is not None else None
     staff_id = None if actor is None or device_id is not None else actor.id
     label = actor_label if actor_label is not None else (actor.email if actor else "")
-    entry_id = await audit_queries.insert_entry(
+    entry_id = await queries.insert_entry(
         db,
         conference_id=conference_id,
         staff_id=staff_id,
@@ -69,7 +69,7 @@ async def record(
         details=json.dumps(payload, default=str),
     )
     if label or subject_label:
-        await audit_queries.insert_labels(db, entry_id, label, subject_label)
+        await queries.insert_labels(db, entry_id, label, subject_label)
     return entry_id
 
 
@@ -78,7 +78,7 @@ async def forget_subjects(db: asyncpg.Connection, subject_type: str, subject_ids
     them; the entries and who acted stay. Returns how many labels lost their subject."""
     if not subject_ids:
         return 0
-    return await audit_queries.forget_subjects(db, subject_type, [str(i) for i in subject_ids])
+    return await queries.forget_subjects(db, subject_type, [str(i) for i in subject_ids])
 
 
 async def forget_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int, int]:
@@ -86,7 +86,7 @@ async def forget_ended(db: asyncpg.Connection, days_after_end: int) -> tuple[int
     conferences that ended `days_after_end` days ago or earlier, and of entries that old about
     no conference, are deleted; the entries stay, their actor then shown as an account or
     device number. (labels, conferences)."""
-    return await audit_queries.forget_labels_of_ended(db, days_after_end)
+    return await queries.forget_labels_of_ended(db, days_after_end)
 
 
 async def staff_action(

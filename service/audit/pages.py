@@ -12,9 +12,9 @@ import asyncpg
 from litestar import Controller, MediaType, Request, get
 from litestar.response import Template
 
-from service import audit_queries, audit_views
-from service.audit_api import NOT_CACHED
-from service.audit_views import DEFAULT_LIMIT, MAX_LIMIT, Query, read_filters
+from service.audit import queries, views
+from service.audit.api import NOT_CACHED
+from service.audit.views import DEFAULT_LIMIT, MAX_LIMIT, Query, read_filters
 from service.auth import requires
 from service.conferences.lookups import STAFF, ConferenceRow
 from service.db import DB
@@ -53,16 +53,16 @@ async def _page(
     limit = _number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     rows, next_id = [], None
     if not errors:
-        rows, next_id = await audit_queries.page(db, filters, after, limit)
+        rows, next_id = await queries.page(db, filters, after, limit)
     size = limit if limit != DEFAULT_LIMIT else None
     entries = [
         {
-            "at": audit_views.local_time(row),
+            "at": views.local_time(row),
             "conference": row["conference_slug"],
-            "actor": audit_views.actor_text(row),
+            "actor": views.actor_text(row),
             "action": row["action"],
-            "subject": audit_views.subject_text(row),
-            "details": audit_views.details_text(row["details"]),
+            "subject": views.subject_text(row),
+            "details": views.details_text(row["details"]),
         }
         for row in rows
     ]
@@ -73,8 +73,8 @@ async def _page(
             "entries": entries,
             "query": query,
             "errors": errors,
-            "groups": audit_views.action_groups(),
-            "actions": audit_views.action_names(),
+            "groups": views.action_groups(),
+            "actions": views.action_names(),
             "after": after,
             "next_url": f"{here}{_query_string(query, after=next_id, limit=size)}"
             if next_id

@@ -12,8 +12,9 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from service import audit, audit_queries, audit_views
-from service.audit_views import (
+from service import audit
+from service.audit import queries, views
+from service.audit.views import (
     MAX_ACTOR,
     AuditPage,
     InstallationAuditPage,
@@ -31,7 +32,7 @@ NOT_CACHED = CacheControlHeader(private=True, no_store=True)
 STAFF_SECURITY = [{"BearerToken": []}]
 
 # What the filters look like, in the OpenAPI document too; whether a date exists and lies in
-# the years 2000-2100 is checked by audit_views.read_filters (400 naming the field).
+# the years 2000-2100 is checked by views.read_filters (400 naming the field).
 ACTION_PATTERN = rf"^([a-z_]{{1,40}}\.([a-z_]{{1,40}})?)?{END}"
 _TIME = r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
 MOMENT_PATTERN = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}({_TIME})?)?{END}"
@@ -75,7 +76,7 @@ def _filters(
     actor: str | None,
     since: str | None,
     until: str | None,
-) -> audit_queries.Filters:
+) -> queries.Filters:
     query = Query(action or "", actor or "", since or "", until or "")
     if conference is None:
         filters, errors = read_filters(query, None)
@@ -89,7 +90,7 @@ def _filters(
 async def audit_csv(
     db: asyncpg.Connection,
     staff: StaffUser,
-    filters: audit_queries.Filters,
+    filters: queries.Filters,
     conference: asyncpg.Record | None,
 ) -> Stream:
     """The filtered entries as CSV, for the API and the pages; the download is recorded first."""
@@ -107,9 +108,9 @@ async def audit_csv(
     name = f"protokoll-{conference['slug']}.csv" if conference else "protokoll.csv"
     return csv_download(
         name,
-        audit_views.csv_header(whole),
-        audit_queries.all_matching(db, filters),
-        lambda row: audit_views.csv_line(row, whole),
+        views.csv_header(whole),
+        queries.all_matching(db, filters),
+        lambda row: views.csv_line(row, whole),
     )
 
 
@@ -139,12 +140,12 @@ class ConferenceAuditAPI(Controller):
         actor: ActorParam = None,
         since: SinceParam = None,
         until: UntilParam = None,
-        limit: PageSize = audit_views.DEFAULT_LIMIT,
+        limit: PageSize = views.DEFAULT_LIMIT,
         after: Cursor = 0,
     ) -> AuditPage:
         filters = _filters(conference, action, actor, since, until)
-        rows, next_id = await audit_queries.page(db, filters, after, limit)
-        return AuditPage(items=[audit_views.to_item(r) for r in rows], next=next_id)
+        rows, next_id = await queries.page(db, filters, after, limit)
+        return AuditPage(items=[views.to_item(r) for r in rows], next=next_id)
 
     @get(
         "/audit.csv",
@@ -187,13 +188,13 @@ class InstallationAuditAPI(Controller):
         actor: ActorParam = None,
         since: SinceParam = None,
         until: UntilParam = None,
-        limit: PageSize = audit_views.DEFAULT_LIMIT,
+        limit: PageSize = views.DEFAULT_LIMIT,
         after: Cursor = 0,
     ) -> InstallationAuditPage:
         filters = _filters(None, action, actor, since, until)
-        rows, next_id = await audit_queries.page(db, filters, after, limit)
+        rows, next_id = await queries.page(db, filters, after, limit)
         return InstallationAuditPage(
-            items=[audit_views.to_installation_item(r) for r in rows], next=next_id
+            items=[views.to_installation_item(r) for r in rows], next=next_id
         )
 
     @get(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from service.audit_queries import Filters
+from service.audit.queries import Filters
 from service.i18n import gettext as _
 from service.validation import EARLIEST, LATEST
 
