@@ -14,7 +14,7 @@ from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from service import login_limit, staff_queries, two_factor, two_factor_pages
+from service import login_limit, staff_queries, two_factor
 from service.auth import (
     ROLES,
     SESSION_TWO_FACTOR_SETUP,
@@ -31,6 +31,7 @@ from service.conferences import queries as conference_queries
 from service.db import DB
 from service.i18n import gettext as _
 from service.ratelimit import per_client
+from service.two_factor import pages as two_factor_pages
 
 # Ten login attempts a minute per client address, counted in PostgreSQL for all processes.
 LOGIN_RATE_LIMIT = per_client("login", 10)
@@ -256,5 +257,5 @@ class StaffArea(Controller):
     # The API tokens (/staff/tokens) are on one's own account page now: service.team.pages.
 
 
-# The set-up page of two-factor login and the installation's settings (service.two_factor_pages).
+# The set-up page of two-factor login and the installation's settings (service.two_factor.pages).
 router = Router(path="/", route_handlers=[LoginPages, StaffArea, *two_factor_pages.CONTROLLERS])

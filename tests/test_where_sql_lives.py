@@ -18,8 +18,8 @@ CHECKED_SHELL_MODULES = (
     "service/staff.py",
     "service/demo.py",
     "service/cli.py",
-    "service/two_factor.py",
-    "service/two_factor_pages.py",
+    "service/two_factor/__init__.py",
+    "service/two_factor/pages.py",
 )
 
 # Statements that stay beside their code, and why.

@@ -36,10 +36,10 @@ import pyotp
 from pyotp.exceptions import OTPVerificationError
 
 from service import audit, login_limit, staff_queries, tokens
-from service import two_factor_queries as queries
 from service.auth import StaffUser, verify_password
 from service.errors import FieldErrors
 from service.i18n import gettext as _
+from service.two_factor import queries
 
 ISSUER = "tagung"  # the name the authenticator app shows above the account
 # One step (30 s) either side of now: a phone's clock may be a little off, and a code typed
