@@ -25,6 +25,7 @@ from litestar import Router
 from registration import logic, mails
 from registration.api import RegistrationAPI
 from registration.entrance import CONTROLLERS as ENTRANCE
+from registration.entrance import SCAN_ROUTE
 from registration.lookups import BY_TOKEN as REGISTRATION_BY_TOKEN
 from registration.lookups import RegistrationRow
 from registration.pages import RegistrationPages
@@ -55,7 +56,7 @@ def wire(settings: Settings) -> Domain:
     capacity grew, updated invitations); hands back the routes and templates."""
     mails.register_renderers(settings)
     events.on_conference_changed(logic.conference_changed)
-    return Domain(router, TEMPLATES)
+    return Domain(router, TEMPLATES, device_routes=frozenset({SCAN_ROUTE}))
 
 
 __all__ = [

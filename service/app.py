@@ -83,10 +83,6 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-# The door's hot path: routes a device calls with its token at scan rate (service/hot_path.py).
-DEVICE_ROUTES = frozenset({("POST", "/api/v1/checkin")})
-
-
 def _key(settings: Settings, purpose: str) -> bytes:
     """Separate keys for separate uses, all derived from SECRET_KEY."""
     return hashlib.sha256(f"{purpose}:{settings.secret_key}".encode()).digest()
@@ -125,6 +121,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     domains = [domain.wire(settings) for domain in (registration, forums, exhibitors)]
     domain_routers = [domain.router for domain in domains]
+    # The door's hot path: routes a device calls with its token at scan rate, as each domain
+    # names them (service/hot_path.py).
+    device_routes = frozenset().union(*(domain.device_routes for domain in domains))
     template_dirs = [domain.templates for domain in domains]
     # Cookies travel only over TLS when the site is served over https (BASE_URL).
     secure_cookies = uses_https(settings)
@@ -169,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     ).middleware,
                 ],
                 device=[accept_language_middleware],
-                routes=DEVICE_ROUTES,
+                routes=device_routes,
             ),
         ],
         csrf_config=CSRFConfig(

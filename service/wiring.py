@@ -21,10 +21,13 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Domain:
-    """What a domain's `wire` hands to the shell: its routes and its template folder."""
+    """What a domain's `wire` hands to the shell: its routes, its template folder, and the
+    routes a door device calls at scan rate with its token, which take the door's hot path
+    (service/hot_path.py): (method, path) pairs."""
 
     router: Router
     templates: Path
+    device_routes: frozenset[tuple[str, str]] = frozenset()
 
 
 def _name(handler: Callable[..., Any]) -> tuple[str, str]:

@@ -10,10 +10,11 @@
   `device_queries`)
 - `queries`: the entrance's SQL; `schemas`: its msgspec shapes
 
-Registration's controllers mount `CONTROLLERS`; nothing else of the entrance is used outside.
+Registration mounts `CONTROLLERS` and names `SCAN_ROUTE` for the door's hot path; nothing else
+of the entrance is used outside.
 """
 
-from registration.entrance.api import CheckinAPI, ScanAPI
+from registration.entrance.api import SCAN_ROUTE, CheckinAPI, ScanAPI
 from registration.entrance.badges import BadgePages
 from registration.entrance.dashboard import EntranceAPI, EntrancePages
 from registration.entrance.device_api import DevicesAPI, PairingAPI
@@ -36,4 +37,4 @@ CONTROLLERS = [
     PairingPage,
 ]
 
-__all__ = ["CONTROLLERS"]
+__all__ = ["CONTROLLERS", "SCAN_ROUTE"]

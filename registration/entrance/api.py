@@ -48,6 +48,10 @@ async def _conference_id(db: DB, slug: str, staff: StaffUser) -> int:
     return (await staff_conference(db, slug, staff))["id"]
 
 
+# The scan: a door device calls it at scan rate, so it takes the hot path (registration.wire).
+SCAN_ROUTE = ("POST", "/api/v1/checkin")
+
+
 class ScanAPI(Controller):
     """The door's hot path, apart from CheckinAPI for its guard: a device's token is checked
     by the scan statement itself (one round trip per scan)."""
