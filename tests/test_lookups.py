@@ -152,9 +152,8 @@ DRAFT = {
     "/api/v1/conferences/{slug}/forums": PUBLIC,
     "/api/v1/conferences/{slug}/stands": PUBLIC,
     "/api/v1/conferences/{slug}/exhibitors": PUBLIC,
-    # Staff's list of booking requests, yet published conferences only (as the public API):
-    # kept as it was; the staff pages of the market show drafts.
-    "/api/v1/conferences/{slug}/exhibitor-bookings": PUBLIC,
+    # Staff's list of booking requests: drafts too, as the staff pages of the market.
+    "/api/v1/conferences/{slug}/exhibitor-bookings": STAFF,
     "/conferences/{slug}": PUBLIC,
     "/conferences/{slug}/register": PUBLIC,
     "/conferences/{slug}/privacy": PUBLIC,
