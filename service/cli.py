@@ -84,11 +84,15 @@ async def _migrate(url: str) -> None:
             f"Cannot migrate the database at {_where(url)} ({type(exc).__name__}: {exc}).",
             EXIT_DATABASE,
         ) from None
-    print(
-        f"Applied {len(applied)} migration(s): {', '.join(applied)}"
-        if applied
-        else "The database is up to date."
-    )
+    # migrate() names the numbered migrations first, then the function files it (re)applied.
+    numbered = [name for name in applied if name[:4].isdigit()]
+    functions = applied[len(numbered) :]
+    if not applied:
+        print("The database is up to date.")
+    if numbered:
+        print(f"Applied {len(numbered)} migration(s): {', '.join(numbered)}")
+    if functions:
+        print(f"Defined {len(functions)} database function(s): {', '.join(functions)}")
 
 
 async def _demo(url: str, settings: Settings) -> None:

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 
 from service.auth import verify_password
+from service.migrate import load_functions
 
 
 def tagung(
@@ -122,6 +123,7 @@ async def test_migrate_and_demo(create_database):
     url = await create_database()
     first = tagung("migrate", database_url=url)
     assert first.returncode == 0 and "0001_foundation.sql" in first.stdout
+    assert f"Defined {len(load_functions())} database function(s)" in first.stdout
     assert "up to date" in tagung("migrate", database_url=url).stdout
 
     demo = tagung("demo", database_url=url)
