@@ -69,7 +69,7 @@ async def _render_one(pool: asyncpg.Pool, registration_id: int, recipient: str) 
 
 
 async def run(server_url: str) -> list[Row]:
-    from registration import mails  # the renderers of registration.*
+    import registration  # its wire registers the renderers of registration.*
 
     context = multiprocessing.get_context("spawn")
     count, size, stop = context.Value("i", 0), context.Value("q", 0), context.Event()
@@ -86,7 +86,7 @@ async def run(server_url: str) -> list[Row]:
                 data_dir=Path(tempfile.gettempdir()),
                 mail_from="tagung <noreply@tagung.example>",
             )
-            mails.register_renderers(settings)
+            registration.wire(settings)
             conn = await asyncpg.connect(url)
             try:
                 conference_id = await make_conference(conn, "post-2027", capacity=0)
