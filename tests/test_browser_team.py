@@ -51,7 +51,7 @@ async def test_invite_mail_link_password_login(
     admin = await make_staff("admin")
     await create_conference(live_server, admin)
     await log_in_german(page, admin.email, admin.password)
-    await page.get_by_role("link", name="Team").click()
+    await page.get_by_role("link", name="Team").first.click()
     await expect(page.get_by_role("heading", name="Team", exact=True)).to_be_visible()
 
     await page.get_by_label("E-Mail-Adresse").fill("helga.hausmann@example.org")
@@ -112,7 +112,7 @@ async def test_invite_mail_link_password_login(
         await expect(
             invited.get_by_text("Angemeldet als helga.hausmann@example.org")
         ).to_be_visible()
-        await invited.get_by_role("link", name="Ihr Konto").click()
+        await invited.get_by_role("link", name="Ihr Konto").first.click()
         await expect(invited.get_by_role("heading", name="Ihr Konto")).to_be_visible()
         await shoot(invited, "account-phone")
     finally:
