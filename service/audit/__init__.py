@@ -99,6 +99,18 @@ async def staff_action(
     return await record(db, action, actor=staff, **entry)
 
 
+async def own_account(db: asyncpg.Connection, action: str, staff: Actor) -> int:
+    """An entry about the acting staff member's own account (password, two-factor login)."""
+    return await record(
+        db,
+        action,
+        actor=staff,
+        subject_type="staff",
+        subject_id=staff.id,
+        subject_label=staff.email,
+    )
+
+
 async def downloaded(
     db: asyncpg.Connection,
     staff: Actor,

@@ -362,12 +362,5 @@ async def change_password(
         generation = await queries.set_password(db, staff.id, hashed)
         if generation is None:
             raise no_such_account()
-        await audit.record(
-            db,
-            "staff.password_changed",
-            actor=staff,
-            subject_type="staff",
-            subject_id=staff.id,
-            subject_label=staff.email,
-        )
+        await audit.own_account(db, "staff.password_changed", staff)
     return generation

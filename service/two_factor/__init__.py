@@ -261,14 +261,7 @@ async def enable(db: asyncpg.Connection, staff: StaffUser, code: str) -> list[st
                 {"code": _("Two-factor login is already on for your account.")}, taken=True
             )
         await queries.replace_recovery_codes(db, staff.id, [recovery_digest(c) for c in codes])
-        await audit.record(
-            db,
-            "staff.two_factor_enabled",
-            actor=staff,
-            subject_type="staff",
-            subject_id=staff.id,
-            subject_label=staff.email,
-        )
+        await audit.own_account(db, "staff.two_factor_enabled", staff)
     return codes
 
 
@@ -292,14 +285,7 @@ async def renew_recovery_codes(db: asyncpg.Connection, staff: StaffUser, code: s
         if outcome not in (TOTP, RECOVERY_CODE):
             raise FieldErrors({"code": wrong_code_message(outcome)})
         await queries.replace_recovery_codes(db, staff.id, [recovery_digest(c) for c in codes])
-        await audit.record(
-            db,
-            "staff.recovery_codes_renewed",
-            actor=staff,
-            subject_type="staff",
-            subject_id=staff.id,
-            subject_label=staff.email,
-        )
+        await audit.own_account(db, "staff.recovery_codes_renewed", staff)
     await login_limit.forget_attempts(db, staff.email)
     return codes
 
@@ -327,14 +313,7 @@ async def disable(
         if errors:
             raise FieldErrors(errors)
         await queries.disable(db, staff.id)
-        await audit.record(
-            db,
-            "staff.two_factor_disabled",
-            actor=staff,
-            subject_type="staff",
-            subject_id=staff.id,
-            subject_label=staff.email,
-        )
+        await audit.own_account(db, "staff.two_factor_disabled", staff)
     await login_limit.forget_attempts(db, staff.email)
 
 
